@@ -1,0 +1,85 @@
+"""Frame-pointer unwinding, generic over the per-ISA FrameRecord and prologue facts."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import capstone
+
+from ftlab.arch.base import ArchInfo
+
+if TYPE_CHECKING:
+    from ftlab.guest.loader import Image
+    from ftlab.machine.memory import Memory
+
+MAX_FRAMES = 64
+
+
+@dataclass(frozen=True)
+class Frame:
+    pc: int
+    fp: int
+    text: str  # symbol+0xoff
+
+
+def disassembler(arch: ArchInfo) -> capstone.Cs:
+    return capstone.Cs(arch.cs_arch, arch.cs_mode)
+
+
+def prologue_state(arch: ArchInfo, image: Image, mem: Memory, pc: int) -> tuple[bool, int]:
+    """(frame established?, stack slots pushed so far) for a pc inside a function's prologue.
+
+    Before the instruction that sets the frame pointer runs, fp still belongs to the caller and
+    the return address is in the link register (or on the stack where `call` pushes it)."""
+    sym = image.func_at(pc)
+    if sym is None:
+        return True, 0
+    setup = re.compile(arch.fp_setup)
+    pushes = 0
+    cs = disassembler(arch)
+    code = mem.read(sym.addr, min(max(sym.size, 1), 64))
+    for insn in cs.disasm(code, sym.addr):
+        if insn.address >= pc:
+            return False, pushes
+        text = f"{insn.mnemonic} {insn.op_str}"
+        if setup.fullmatch(text):
+            return True, pushes
+        if arch.push_fp and re.fullmatch(arch.push_fp, text):
+            pushes += 1
+    return True, pushes
+
+
+def unwind(arch: ArchInfo, image: Image, mem: Memory, regs: dict[str, int],
+           stack_bounds: tuple[int, int] | None = None) -> list[Frame]:
+    """Frames from the innermost (the pc) outwards, following the frame-pointer chain."""
+    pc = regs[arch.pc]
+    fp = regs[arch.fp]
+    frames = [Frame(pc, fp, image.symbolize(pc))]
+    established, pushes = prologue_state(arch, image, mem, pc)
+    if not established:
+        if arch.ra is not None:
+            ret = regs[arch.ra]
+        else:
+            ret = mem.u64(regs[arch.sp] + 8 * pushes)
+        frames.append(Frame(ret, fp, _ret_text(image, ret)))
+    lo, hi = stack_bounds or (mem.base, mem.base + mem.size)
+    seen = set()
+    while len(frames) < MAX_FRAMES and fp and lo <= fp < hi and fp not in seen:
+        seen.add(fp)
+        if not mem.contains(fp + min(arch.frame.ret, arch.frame.prev_fp), 16):
+            break
+        ret = mem.u64(fp + arch.frame.ret)
+        prev = mem.u64(fp + arch.frame.prev_fp)
+        if not ret:
+            break
+        frames.append(Frame(ret, prev, _ret_text(image, ret)))
+        fp = prev
+    return frames
+
+
+def _ret_text(image: Image, ret: int) -> str:
+    # a return address may sit just past a call that ends its function: look up ret - 1
+    sym = image.func_at(ret - 1)
+    return f"{sym.name}+{ret - sym.addr:#x}" if sym else f"{ret:#x}"

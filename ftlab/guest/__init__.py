@@ -1,0 +1,1 @@
+"""Build guest images with the kernel's code-generation choices and load them from ELF."""

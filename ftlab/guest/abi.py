@@ -1,0 +1,42 @@
+"""Layouts shared with the guest runtime (include/ftlab/runtime.h, checked there by
+_Static_assert), and where the machine puts stacks."""
+
+TASK_SIZE = 184
+TASK_PID = 0
+TASK_COMM = 8
+TASK_ENTRY = 24
+TASK_ARGS = 32
+TASK_ITERATIONS = 80
+TASK_RESULT = 88
+TASK_CPU = 96
+TASK_STACK_TOP = 104
+TASK_DONE_ITERS = 112
+TASK_TRACER = 120
+
+PERCPU_SIZE = 128
+PERCPU_SELF = 0
+PERCPU_CPU = 8
+PERCPU_CURRENT = 16
+PERCPU_IRQ_DEPTH = 24
+PERCPU_NEED_RESCHED = 32
+PERCPU_ONLINE = 40
+
+MAX_TASKS = 64
+MAX_CPUS = 16
+
+MCALL_EXIT = 0
+MCALL_YIELD = 1
+MCALL_IRQ_RETURN = 2
+MCALL_PUTS = 3
+MCALL_BUG = 4
+MCALL_DUMP_STACK = 5
+
+# Guest RAM, relative to the arch's ram_base: the image first, then per-task and per-hart stacks.
+RAM_SIZE = 256 << 20
+IMAGE_LIMIT = 96 << 20  # the image (and later trampolines) must end below this
+TRAMP_AREA = IMAGE_LIMIT  # generated code (trampolines) lives here: 32 MiB
+TRAMP_AREA_SIZE = 32 << 20
+STACK_AREA = 128 << 20
+STACK_SIZE = 256 << 10
+HART_STACK_AREA = STACK_AREA + MAX_TASKS * STACK_SIZE
+HART_STACK_SIZE = 64 << 10

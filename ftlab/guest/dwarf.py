@@ -1,0 +1,112 @@
+"""Read function models from a linked ELF's DWARF (pyelftools)."""
+
+from __future__ import annotations
+
+from elftools.dwarf.die import DIE
+from elftools.elf.elffile import ELFFile
+
+from ftlab.guest.model import VOID, FuncModel, Param, TypeInfo
+
+_SIGNED_ENCODINGS = {0x05, 0x06, 0x0D}  # DW_ATE_signed, signed_char, signed_fixed
+_FLOAT_ENCODINGS = {0x04, 0x03}  # DW_ATE_float, complex_float
+_BOOL_ENCODING = 0x02
+_QUALIFIERS = {"DW_TAG_typedef", "DW_TAG_const_type", "DW_TAG_volatile_type",
+               "DW_TAG_restrict_type", "DW_TAG_atomic_type"}
+
+
+def _name(die: DIE) -> str:
+    attr = die.attributes.get("DW_AT_name")
+    return attr.value.decode(errors="replace") if attr else ""
+
+
+def _type_die(die: DIE) -> DIE | None:
+    return die.get_DIE_from_attribute("DW_AT_type") if "DW_AT_type" in die.attributes else None
+
+
+def type_info(die: DIE | None, ptr_size: int) -> TypeInfo:
+    if die is None:
+        return VOID
+    shown = _type_name(die)
+    while die.tag in _QUALIFIERS:
+        inner = _type_die(die)
+        if inner is None:
+            return TypeInfo(shown, 0, is_void=True)
+        die = inner
+    size = die.attributes["DW_AT_byte_size"].value if "DW_AT_byte_size" in die.attributes else 0
+    tag = die.tag
+    if tag == "DW_TAG_base_type":
+        enc = die.attributes["DW_AT_encoding"].value
+        return TypeInfo(shown, size, signed=enc in _SIGNED_ENCODINGS, is_float=enc in
+                        _FLOAT_ENCODINGS, is_bool=enc == _BOOL_ENCODING)
+    if tag in ("DW_TAG_pointer_type", "DW_TAG_reference_type", "DW_TAG_subroutine_type"):
+        return TypeInfo(shown, size or ptr_size)
+    if tag in ("DW_TAG_structure_type", "DW_TAG_union_type", "DW_TAG_class_type"):
+        return TypeInfo(shown, size, is_struct=True)
+    if tag == "DW_TAG_enumeration_type":
+        under = type_info(_type_die(die), ptr_size) if "DW_AT_type" in die.attributes else None
+        return TypeInfo(shown, size, signed=bool(under and under.signed))
+    if tag == "DW_TAG_array_type":
+        return TypeInfo(shown, ptr_size)
+    return TypeInfo(shown, size)
+
+
+def _type_name(die: DIE) -> str:
+    tag = die.tag
+    if tag == "DW_TAG_pointer_type":
+        inner = _type_die(die)
+        return (_type_name(inner) if inner is not None else "void") + " *"
+    if tag in ("DW_TAG_const_type", "DW_TAG_volatile_type"):
+        inner = _type_die(die)
+        qual = "const" if tag == "DW_TAG_const_type" else "volatile"
+        return f"{qual} {_type_name(inner) if inner is not None else 'void'}"
+    if tag == "DW_TAG_structure_type":
+        return f"struct {_name(die)}".strip()
+    if tag == "DW_TAG_union_type":
+        return f"union {_name(die)}".strip()
+    if tag == "DW_TAG_enumeration_type":
+        return f"enum {_name(die)}".strip()
+    if tag == "DW_TAG_subroutine_type":
+        return "func *"
+    return _name(die) or "?"
+
+
+def _low_pc(die: DIE) -> int | None:
+    attr = die.attributes.get("DW_AT_low_pc")
+    return attr.value if attr is not None else None
+
+
+def read_function_models(elf: ELFFile) -> dict[str, FuncModel]:
+    """Every defined function's model, keyed by name (the first definition wins)."""
+    if not elf.has_dwarf_info():
+        return {}
+    ptr_size = elf.elfclass // 8
+    dwarf = elf.get_dwarf_info(relocate_dwarf_sections=False)
+    models: dict[str, FuncModel] = {}
+    for cu in dwarf.iter_CUs():
+        for die in cu.iter_DIEs():
+            if die.tag != "DW_TAG_subprogram":
+                continue
+            addr = _low_pc(die)
+            if addr is None:
+                continue
+            decl = die
+            for link in ("DW_AT_specification", "DW_AT_abstract_origin"):
+                if link in die.attributes:
+                    decl = die.get_DIE_from_attribute(link)
+            name = _name(die) or _name(decl)
+            if not name or name in models:
+                continue
+            params = []
+            varargs = False
+            holder = decl if decl is not die and not die.has_children else die
+            for child in holder.iter_children():
+                if child.tag == "DW_TAG_formal_parameter":
+                    src = child
+                    if "DW_AT_abstract_origin" in child.attributes:
+                        src = child.get_DIE_from_attribute("DW_AT_abstract_origin")
+                    params.append(Param(_name(src), type_info(_type_die(src), ptr_size)))
+                elif child.tag == "DW_TAG_unspecified_parameters":
+                    varargs = True
+            ret = type_info(_type_die(decl), ptr_size)
+            models[name] = FuncModel(name, addr, ret, tuple(params), varargs)
+    return models

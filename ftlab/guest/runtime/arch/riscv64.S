@@ -1,0 +1,10 @@
+/* ftlab_mcall: an emulator exit; the instruction here never runs. */
+	.text
+	.option norvc
+	.globl ftlab_mcall
+	.type ftlab_mcall, @function
+	.p2align 3
+ftlab_mcall:
+	unimp
+	ret
+	.size ftlab_mcall, . - ftlab_mcall

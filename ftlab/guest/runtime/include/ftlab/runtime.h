@@ -1,0 +1,100 @@
+/* ftlab guest runtime: what a guest "kernel" sees of the machine.
+ * Layouts here are mirrored by ftlab/guest/abi.py; keep both in step. */
+#ifndef FTLAB_RUNTIME_H
+#define FTLAB_RUNTIME_H
+
+typedef unsigned char u8;
+typedef unsigned short u16;
+typedef unsigned int u32;
+typedef unsigned long long u64;
+typedef signed char s8;
+typedef short s16;
+typedef int s32;
+typedef long long s64;
+typedef unsigned long size_t;
+
+/* The kernel's notrace: no patchable entry for this function. */
+#define notrace __attribute__((patchable_function_entry(0, 0)))
+#define noinline __attribute__((noinline))
+
+#define FTLAB_MAX_TASKS 64
+#define FTLAB_MAX_CPUS 16
+
+struct ftlab_task {
+	u64 pid;
+	char comm[16];
+	u64 entry;
+	u64 args[6];
+	u64 iterations;
+	u64 result;
+	u64 cpu;
+	u64 stack_top;
+	u64 done_iters;
+	u64 tracer[8]; /* per-task tracer state (recursion bits, return stack) */
+};
+
+struct ftlab_percpu {
+	u64 self; /* x86_64 reads it through %gs:0 */
+	u64 cpu;
+	struct ftlab_task *cur_task;
+	u64 irq_depth;
+	u64 need_resched;
+	u64 online;
+	u64 reserved[10];
+};
+
+enum ftlab_mcall_nr {
+	FTLAB_MCALL_EXIT = 0,
+	FTLAB_MCALL_YIELD = 1,
+	FTLAB_MCALL_IRQ_RETURN = 2,
+	FTLAB_MCALL_PUTS = 3,
+	FTLAB_MCALL_BUG = 4,
+	FTLAB_MCALL_DUMP_STACK = 5,
+};
+
+extern struct ftlab_task ftlab_tasks[FTLAB_MAX_TASKS];
+extern struct ftlab_percpu ftlab_percpu[FTLAB_MAX_CPUS];
+
+/* A call into the machine: the emulator stops at this function's address. */
+u64 ftlab_mcall(u64 nr, u64 a0, u64 a1, u64 a2);
+
+static inline __attribute__((always_inline)) struct ftlab_percpu *this_cpu(void)
+{
+	struct ftlab_percpu *p;
+#if defined(__x86_64__)
+	__asm__ volatile("mov %%gs:0, %0" : "=r"(p));
+#elif defined(__aarch64__)
+	__asm__ volatile("mrs %0, tpidr_el1" : "=r"(p));
+#elif defined(__riscv)
+	__asm__ volatile("mv %0, tp" : "=r"(p));
+#else
+#error "unsupported architecture"
+#endif
+	return p;
+}
+
+static inline __attribute__((always_inline)) int smp_processor_id(void)
+{
+	return (int)this_cpu()->cpu;
+}
+
+static inline __attribute__((always_inline)) struct ftlab_task *get_current(void)
+{
+	return this_cpu()->cur_task;
+}
+#define current get_current()
+
+/* A voluntary switch point, as the kernel's cond_resched(). */
+void cond_resched(void);
+void ftlab_puts(const char *s);
+/* Record a frame-pointer backtrace of the caller, as the kernel's dump_stack(). */
+void dump_stack(void);
+__attribute__((noreturn)) void ftlab_bug(const char *msg);
+
+void *memcpy(void *dst, const void *src, size_t n);
+void *memmove(void *dst, const void *src, size_t n);
+void *memset(void *dst, int c, size_t n);
+int memcmp(const void *a, const void *b, size_t n);
+size_t strlen(const char *s);
+
+#endif

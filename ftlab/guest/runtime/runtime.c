@@ -1,0 +1,133 @@
+/* ftlab guest runtime, built without patchable entries as the kernel's notrace code. */
+#include <ftlab/runtime.h>
+
+#define OFFSET_CHECK(type, field, off) \
+	_Static_assert(__builtin_offsetof(type, field) == (off), #type "." #field)
+/* Mirrored by ftlab/guest/abi.py */
+OFFSET_CHECK(struct ftlab_task, pid, 0);
+OFFSET_CHECK(struct ftlab_task, comm, 8);
+OFFSET_CHECK(struct ftlab_task, entry, 24);
+OFFSET_CHECK(struct ftlab_task, args, 32);
+OFFSET_CHECK(struct ftlab_task, iterations, 80);
+OFFSET_CHECK(struct ftlab_task, result, 88);
+OFFSET_CHECK(struct ftlab_task, cpu, 96);
+OFFSET_CHECK(struct ftlab_task, stack_top, 104);
+OFFSET_CHECK(struct ftlab_task, done_iters, 112);
+OFFSET_CHECK(struct ftlab_task, tracer, 120);
+_Static_assert(sizeof(struct ftlab_task) == 184, "ftlab_task size");
+OFFSET_CHECK(struct ftlab_percpu, self, 0);
+OFFSET_CHECK(struct ftlab_percpu, cpu, 8);
+OFFSET_CHECK(struct ftlab_percpu, cur_task, 16);
+OFFSET_CHECK(struct ftlab_percpu, irq_depth, 24);
+OFFSET_CHECK(struct ftlab_percpu, need_resched, 32);
+OFFSET_CHECK(struct ftlab_percpu, online, 40);
+_Static_assert(sizeof(struct ftlab_percpu) == 128, "ftlab_percpu size");
+
+struct ftlab_task ftlab_tasks[FTLAB_MAX_TASKS];
+struct ftlab_percpu ftlab_percpu[FTLAB_MAX_CPUS];
+
+typedef u64 (*ftlab_entry_fn)(u64, u64, u64, u64, u64, u64);
+
+/* Every task starts here: invoke the entry `iterations` times, then leave. */
+__attribute__((noreturn)) void ftlab_task_main(void)
+{
+	struct ftlab_task *t = current;
+	ftlab_entry_fn fn = (ftlab_entry_fn)t->entry;
+
+	while (t->done_iters < t->iterations) {
+		t->result = fn(t->args[0], t->args[1], t->args[2], t->args[3], t->args[4], t->args[5]);
+		t->done_iters++;
+		cond_resched(); /* a voluntary switch point between invocations */
+	}
+	ftlab_mcall(FTLAB_MCALL_EXIT, t->result, 0, 0);
+	__builtin_unreachable();
+}
+
+void cond_resched(void)
+{
+	if (this_cpu()->need_resched)
+		ftlab_mcall(FTLAB_MCALL_YIELD, 0, 0, 0);
+}
+
+/* Interrupt entry: the machine saved the interrupted context and calls this on its stack. */
+__attribute__((noreturn)) void ftlab_irq_entry(void (*handler)(u64), u64 arg)
+{
+	struct ftlab_percpu *pc = this_cpu();
+
+	pc->irq_depth++;
+	handler(arg);
+	pc->irq_depth--;
+	ftlab_mcall(FTLAB_MCALL_IRQ_RETURN, 0, 0, 0);
+	__builtin_unreachable();
+}
+
+size_t strlen(const char *s)
+{
+	size_t n = 0;
+
+	while (s[n])
+		n++;
+	return n;
+}
+
+void ftlab_puts(const char *s)
+{
+	ftlab_mcall(FTLAB_MCALL_PUTS, (u64)s, strlen(s), 0);
+}
+
+void dump_stack(void)
+{
+	ftlab_mcall(FTLAB_MCALL_DUMP_STACK, 0, 0, 0);
+}
+
+void ftlab_bug(const char *msg)
+{
+	ftlab_mcall(FTLAB_MCALL_BUG, (u64)msg, strlen(msg), 0);
+	__builtin_unreachable();
+}
+
+/* The compiler emits calls to these for struct copies and large initialisers.
+ * volatile keeps clang from turning the loops back into calls to themselves. */
+void *memcpy(void *dst, const void *src, size_t n)
+{
+	volatile u8 *d = dst;
+	const u8 *s = src;
+
+	while (n--)
+		*d++ = *s++;
+	return dst;
+}
+
+void *memmove(void *dst, const void *src, size_t n)
+{
+	volatile u8 *d = dst;
+	const u8 *s = src;
+
+	if (d < s) {
+		while (n--)
+			*d++ = *s++;
+	} else {
+		while (n--)
+			d[n] = s[n];
+	}
+	return dst;
+}
+
+void *memset(void *dst, int c, size_t n)
+{
+	volatile u8 *d = dst;
+
+	while (n--)
+		*d++ = (u8)c;
+	return dst;
+}
+
+int memcmp(const void *a, const void *b, size_t n)
+{
+	const u8 *x = a, *y = b;
+
+	for (; n; n--, x++, y++)
+		if (*x != *y)
+			return *x - *y;
+	return 0;
+}

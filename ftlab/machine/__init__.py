@@ -1,0 +1,1 @@
+"""Harts sharing guest memory, tasks, a deterministic scheduler and code patching."""

@@ -1,0 +1,81 @@
+"""A hart: one Unicorn instance mapping the shared guest RAM, with its own per-CPU register."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from unicorn import Uc, UcError
+
+from ftlab.machine.task import Task
+
+if TYPE_CHECKING:
+    from ftlab.machine.machine import Machine
+
+
+class StopKind(enum.Enum):
+    SLICE = "slice"  # the instruction count ran out
+    MCALL = "mcall"  # the guest called into the machine (ftlab_mcall)
+    FAULT = "fault"  # Unicorn raised: unmapped access, illegal instruction...
+
+
+@dataclass
+class Stop:
+    kind: StopKind
+    error: UcError | None = None
+
+
+class Hart:
+    def __init__(self, machine: Machine, hid: int, percpu_addr: int) -> None:
+        arch = machine.arch
+        self.machine = machine
+        self.id = hid
+        self.arch = arch
+        self.percpu = percpu_addr
+        self.uc = Uc(arch.uc_arch, arch.uc_mode)
+        machine.mem.map_into(self.uc)
+        for reg, bits in arch.extra_hart_setup:
+            rid = arch.regs[reg]
+            self.uc.reg_write(rid, self.uc.reg_read(rid) | bits)
+        self.uc.reg_write(arch.regs[arch.percpu_reg], percpu_addr)
+        self.uc.ctl_exits_enabled(True)
+        self.uc.ctl_set_exits([machine.mcall_addr])
+        self.task: Task | None = None
+        self._ids = [arch.regs[n] for n in arch.context_regs]
+        self._pc = arch.regs[arch.pc]
+        self.insns = 0  # instructions run in completed slices
+
+    # registers
+    def reg(self, name: str) -> int:
+        return self.uc.reg_read(self.arch.regs[name])
+
+    def set_reg(self, name: str, value: int) -> None:
+        self.uc.reg_write(self.arch.regs[name], value & (2**64 - 1))
+
+    @property
+    def pc(self) -> int:
+        return self.uc.reg_read(self._pc)
+
+    def save_context(self) -> list[int]:
+        return list(self.uc.reg_read_batch(self._ids))
+
+    def restore_context(self, values: list[int]) -> None:
+        self.uc.reg_write_batch(list(zip(self._ids, values, strict=True)))
+
+    def registers(self) -> dict[str, int]:
+        return {n: self.uc.reg_read(r) for n, r in self.arch.regs.items()}
+
+    def run(self, count: int) -> Stop:
+        """Run the current task for at most `count` instructions (count > 0)."""
+        try:
+            self.uc.emu_start(self.pc, 0, count=count)
+        except UcError as err:
+            return Stop(StopKind.FAULT, err)
+        if self.pc == self.machine.mcall_addr:
+            return Stop(StopKind.MCALL)
+        return Stop(StopKind.SLICE)
+
+    def flush_code(self, begin: int, end: int) -> None:
+        """Drop translated blocks covering [begin, end): Unicorn does not see memory writes."""
+        self.uc.ctl_remove_cache(begin, end)

@@ -1,0 +1,366 @@
+"""The machine: guest RAM, harts, tasks, machine calls, interrupts, stop_machine, text patching.
+
+Python is the control plane: it runs between time slices and at machine calls, never per traced
+call. Every code write goes through `text_poke`, which drops translated blocks on every hart
+(Unicorn's translation cache is not coherent with memory writes).
+"""
+
+from __future__ import annotations
+
+import enum
+import random
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+from unicorn import UcError
+
+from ftlab.arch.unwind import Frame, disassembler, unwind
+from ftlab.errors import FtlabError
+from ftlab.guest import abi
+from ftlab.guest.loader import Image
+from ftlab.machine.fault import GuestFault
+from ftlab.machine.hart import Hart, Stop, StopKind
+from ftlab.machine.memory import Memory
+from ftlab.machine.task import Task, TaskState
+
+DEFAULT_MAX_INSNS = 2_000_000_000
+U64 = 2**64 - 1
+
+
+class Outcome(enum.Enum):
+    """Why a slice ended, as the scheduler needs to know."""
+
+    SLICE = "slice"  # its instruction count ran out
+    YIELD = "yield"  # a voluntary switch point with need_resched set
+    CONTINUE = "continue"  # a machine call was served; the task may go on
+    EXIT = "exit"
+    FAULT = "fault"
+
+
+@dataclass
+class MachineEvent:
+    """Something the control plane saw: console output, a yield, an IRQ return."""
+
+    hart: int
+    task: str
+    kind: str
+    text: str = ""
+    frames: list[Frame] = field(default_factory=list)
+
+
+class Machine:
+    def __init__(self, image: Image, harts: int = 1, max_insns: int = DEFAULT_MAX_INSNS) -> None:
+        if not 1 <= harts <= abi.MAX_CPUS:
+            raise FtlabError(f"--harts must be between 1 and {abi.MAX_CPUS}")
+        if image.end > image.arch.ram_base + abi.IMAGE_LIMIT:
+            raise FtlabError(f"guest image is too large ({image.end - image.arch.ram_base} bytes)")
+        self.image = image
+        self.arch = image.arch
+        self.max_insns = max_insns
+        self.mem = Memory(self.arch.ram_base, abi.RAM_SIZE)
+        for seg in image.segments:
+            self.mem.write(seg.addr, seg.data)
+        self.mcall_addr = image.addr("ftlab_mcall")
+        self._percpu_base = image.addr("ftlab_percpu")
+        self._tasks_base = image.addr("ftlab_tasks")
+        self._task_main = image.addr("ftlab_task_main")
+        self._irq_entry = image.addr("ftlab_irq_entry")
+        self.harts: list[Hart] = []
+        self.tasks: list[Task] = []
+        self.events: list[MachineEvent] = []
+        self.code_flushes = 0
+        for _ in range(harts):
+            self.add_hart()
+
+    # --- harts -------------------------------------------------------------------------------
+    def add_hart(self) -> Hart:
+        """Bring a hart online (also later: CPU hotplug)."""
+        hid = len(self.harts)
+        if hid >= abi.MAX_CPUS:
+            raise FtlabError(f"at most {abi.MAX_CPUS} harts")
+        percpu = self._percpu_base + hid * abi.PERCPU_SIZE
+        self.mem.set_u64(percpu + abi.PERCPU_SELF, percpu)
+        self.mem.set_u64(percpu + abi.PERCPU_CPU, hid)
+        hart = Hart(self, hid, percpu)
+        self.harts.append(hart)
+        self.mem.set_u64(percpu + abi.PERCPU_ONLINE, 1)
+        return hart
+
+    def hart_stack_top(self, hid: int) -> int:
+        return (self.arch.ram_base + abi.HART_STACK_AREA + (hid + 1) * abi.HART_STACK_SIZE - 64)
+
+    # --- tasks -------------------------------------------------------------------------------
+    def spawn(self, entry: str, args: Sequence[int] = (), iterations: int = 1,
+              comm: str | None = None) -> Task:
+        """A task that calls `entry(*args)` `iterations` times (raw 64-bit argument values)."""
+        if len(args) > 6:
+            raise FtlabError("at most 6 arguments can be passed to the entry")
+        idx = len(self.tasks)
+        if idx >= abi.MAX_TASKS:
+            raise FtlabError(f"at most {abi.MAX_TASKS} tasks")
+        func = self.image.function(entry)
+        addr = self._tasks_base + idx * abi.TASK_SIZE
+        stack_top = self.arch.ram_base + abi.STACK_AREA + (idx + 1) * abi.STACK_SIZE - 64
+        comm = (comm or entry)[:15]
+        task = Task(idx, 100 + idx, comm, entry, addr, stack_top)
+        m = self.mem
+        m.set_u64(addr + abi.TASK_PID, task.pid)
+        m.write(addr + abi.TASK_COMM, comm.encode().ljust(16, b"\0")[:16])
+        m.set_u64(addr + abi.TASK_ENTRY, func.addr)
+        for i in range(6):
+            m.set_u64(addr + abi.TASK_ARGS + 8 * i, args[i] if i < len(args) else 0)
+        m.set_u64(addr + abi.TASK_ITERATIONS, iterations)
+        m.set_u64(addr + abi.TASK_STACK_TOP, stack_top)
+        task.context = self._initial_context(self._task_main, stack_top)
+        self.tasks.append(task)
+        return task
+
+    def _initial_context(self, pc: int, stack_top: int) -> list[int]:
+        """Registers for a fresh call of `pc` on an empty stack: fp 0 ends every backtrace."""
+        arch = self.arch
+        values = dict.fromkeys(arch.context_regs, 0)
+        values[arch.pc] = pc
+        sp = stack_top & ~0xF
+        if arch.ra is None:
+            sp -= 8  # a call pushed a (null) return address: sp % 16 == 8 at entry
+            self.mem.set_u64(sp, 0)
+        values[arch.sp] = sp
+        return [values[n] for n in arch.context_regs]
+
+    def switch_in(self, hart: Hart, task: Task) -> None:
+        assert hart.task is None and task.state == TaskState.RUNNABLE
+        hart.restore_context(task.context)
+        self.mem.set_u64(hart.percpu + abi.PERCPU_CURRENT, task.struct_addr)
+        self.mem.set_u64(task.struct_addr + abi.TASK_CPU, hart.id)
+        hart.task = task
+        task.state = TaskState.RUNNING
+        task.last_hart = hart.id
+
+    def switch_out(self, hart: Hart) -> Task:
+        """Park the hart's task off the hart, at whatever instruction boundary it reached."""
+        task = hart.task
+        assert task is not None
+        task.context = hart.save_context()
+        if task.state == TaskState.RUNNING:
+            task.state = TaskState.RUNNABLE
+        hart.task = None
+        self.mem.set_u64(hart.percpu + abi.PERCPU_CURRENT, 0)
+        return task
+
+    def task_result(self, task: Task) -> int | None:
+        return task.result
+
+    # --- running -------------------------------------------------------------------------------
+    def run_slice(self, hart: Hart, count: int) -> Outcome:
+        """Run the hart's task for up to `count` instructions, serving machine calls until the
+        task yields, exits, faults or the count runs out. Returns why it stopped."""
+        task = hart.task
+        assert task is not None
+        budget = self.max_insns - task.insns
+        if budget <= 0:
+            self._fault(hart, f"instruction budget (--max-insns {self.max_insns}) exceeded")
+            return Outcome.FAULT
+        count = min(count, budget)
+        stop = hart.run(count)
+        if stop.kind == StopKind.SLICE:
+            task.insns += count
+            hart.insns += count
+            return Outcome.SLICE
+        if stop.kind == StopKind.FAULT:
+            self._fault(hart, _uc_reason(stop))
+            return Outcome.FAULT
+        return self._mcall(hart)
+
+    def _mcall(self, hart: Hart) -> Outcome:
+        arch = self.arch
+        task = hart.task
+        assert task is not None
+        nr, a0, a1 = (hart.reg(r) for r in arch.arg_regs[:3])
+        if nr == abi.MCALL_EXIT:
+            task.result = self.mem.u64(task.struct_addr + abi.TASK_RESULT)
+            task.state = TaskState.DONE
+            task.context = hart.save_context()
+            hart.task = None
+            self.mem.set_u64(hart.percpu + abi.PERCPU_CURRENT, 0)
+            return Outcome.EXIT
+        if nr == abi.MCALL_BUG:
+            self._fault(hart, f"BUG: {self.mem.read(a0, a1).decode(errors='replace')}",
+                        at_caller=True)
+            return Outcome.FAULT
+        if nr == abi.MCALL_IRQ_RETURN:
+            hart.restore_context(task.interrupted.pop())
+            self.events.append(MachineEvent(hart.id, task.name, "irq-return"))
+            return Outcome.CONTINUE
+        if nr == abi.MCALL_PUTS:
+            self.events.append(MachineEvent(hart.id, task.name, "puts",
+                                            self.mem.read(a0, a1).decode(errors="replace")))
+            self._return_from_mcall(hart, 0)
+            return Outcome.CONTINUE
+        if nr == abi.MCALL_DUMP_STACK:
+            frames = self.backtrace(hart)[2:]  # drop ftlab_mcall and dump_stack themselves
+            self.events.append(MachineEvent(hart.id, task.name, "stack",
+                                            "\n".join(f.text for f in frames), frames))
+            self._return_from_mcall(hart, 0)
+            return Outcome.CONTINUE
+        if nr == abi.MCALL_YIELD:
+            self._return_from_mcall(hart, 0)
+            return Outcome.YIELD
+        self._fault(hart, f"unknown machine call {nr}", at_caller=True)
+        return Outcome.FAULT
+
+    def _return_from_mcall(self, hart: Hart, value: int) -> None:
+        arch = self.arch
+        hart.set_reg(arch.ret_reg, value)
+        if arch.ra is not None:
+            hart.set_reg(arch.pc, hart.reg(arch.ra))
+        else:
+            sp = hart.reg(arch.sp)
+            hart.set_reg(arch.pc, self.mem.u64(sp))
+            hart.set_reg(arch.sp, sp + 8)
+
+    # --- interrupts, IPIs, stop_machine ---------------------------------------------------------
+    def interrupt(self, hart: Hart, handler: str, arg: int = 0) -> None:
+        """Deliver an interrupt now: save the running task's context, run `handler(arg)` on its
+        stack through ftlab_irq_entry, and resume the task where it was once the handler returns.
+        The handler runs when the hart next runs."""
+        task = hart.task
+        if task is None:
+            raise FtlabError(f"hart {hart.id} is idle: no task to interrupt")
+        arch = self.arch
+        saved = hart.save_context()
+        task.interrupted.append(saved)
+        pc = hart.pc
+        sp = (hart.reg(arch.sp) - 256) & ~0xF  # below anything the interrupted code may use
+        regs = dict(zip(arch.context_regs, saved, strict=True))
+        hart.set_reg(arch.arg_regs[0], self.image.function(handler).addr)
+        hart.set_reg(arch.arg_regs[1], arg)
+        # link the IRQ frame to the interrupted code so backtraces cross it
+        if arch.ra is not None:
+            hart.set_reg(arch.ra, pc)
+        else:
+            sp -= 8
+            self.mem.set_u64(sp, pc)
+        hart.set_reg(arch.sp, sp)
+        hart.set_reg(arch.fp, regs[arch.fp])
+        hart.set_reg(arch.pc, self._irq_entry)
+
+    def ipi(self, handler: str, arg: int = 0, harts: Iterable[Hart] | None = None) -> list[Hart]:
+        """Send an IPI to every busy hart given (default: all); returns the harts interrupted."""
+        hit = []
+        for hart in harts if harts is not None else self.harts:
+            if hart.task is not None:
+                self.interrupt(hart, handler, arg)
+                hit.append(hart)
+        return hit
+
+    def stop_machine(self, fn: Callable[[], None]) -> None:
+        """Run `fn` while no hart executes guest code. Tasks running on harts are held at the
+        instruction boundary they reached (they are not drained), as the kernel's stop_machine
+        preempts them: a task parked mid-sequence resumes there afterwards."""
+        fn()
+
+    # --- code patching -------------------------------------------------------------------------
+    def text_poke(self, writes: Sequence[tuple[int, bytes]]) -> None:
+        """Write code, then drop stale translations on every hart: one flush per batch."""
+        if not writes:
+            return
+        lo = min(a for a, _ in writes)
+        hi = max(a + len(d) for a, d in writes)
+        for addr, data in writes:
+            self.mem.write(addr, data)
+        for hart in self.harts:
+            hart.flush_code(lo, hi)
+        self.code_flushes += 1
+
+    # --- faults --------------------------------------------------------------------------------
+    def _fault(self, hart: Hart, reason: str, at_caller: bool = False) -> None:
+        task = hart.task
+        assert task is not None
+        regs = hart.registers()
+        if at_caller:  # a BUG from the runtime: report the guest code that called it
+            self._return_from_mcall(hart, 0)
+            regs = hart.registers()
+        fault = self.describe_fault(hart.id, task.name, regs, reason)
+        task.fault = fault
+        task.state = TaskState.FAULTED
+        task.context = hart.save_context()
+        hart.task = None
+        self.mem.set_u64(hart.percpu + abi.PERCPU_CURRENT, 0)
+
+    def backtrace(self, hart: Hart) -> list[Frame]:
+        return unwind(self.arch, self.image, self.mem, hart.registers())
+
+    def task_backtrace(self, task: Task) -> list[Frame]:
+        """The backtrace of a parked task, from its saved context."""
+        regs = dict(zip(self.arch.context_regs, task.context, strict=True))
+        return unwind(self.arch, self.image, self.mem, regs)
+
+    def describe_fault(self, hid: int, task: str, regs: dict[str, int], reason: str) -> GuestFault:
+        arch = self.arch
+        pc = regs[arch.pc]
+        insn = "<unreadable>"
+        if self.mem.contains(pc, 16):
+            decoded = list(disassembler(arch).disasm(self.mem.read(pc, 16), pc, 1))
+            insn = (f"{decoded[0].mnemonic} {decoded[0].op_str}".strip() if decoded
+                    else "(undecodable) " + self.mem.read(pc, 4).hex())
+        shown = {n: v for n, v in regs.items() if n in arch.context_regs}
+        frames = [f.text for f in unwind(arch, self.image, self.mem, regs)]
+        return GuestFault(hid, task, pc, self.image.symbolize(pc), reason, insn, shown, frames)
+
+
+def _uc_reason(stop: Stop) -> str:
+    err = stop.error
+    return str(err) if err is not None else "fault"
+
+
+class Scheduler:
+    """Deterministic round-robin over harts with seeded time-slice lengths.
+
+    The harts run one after another, each for one slice; a task leaves its hart when it exits,
+    faults, yields (cond_resched with need_resched set), or its slice ends while others wait.
+    Same image, same seed: the same instructions run in the same order."""
+
+    def __init__(self, machine: Machine, seed: int = 0, slice_range: tuple[int, int] = (
+            5_000, 50_000)) -> None:
+        self.machine = machine
+        self.rng = random.Random(seed)
+        self.slice_range = slice_range
+        self.runq: deque[Task] = deque()
+        self.slices = 0
+
+    def enqueue(self, task: Task) -> None:
+        self.runq.append(task)
+
+    def _update_need_resched(self) -> None:
+        flag = 1 if self.runq else 0
+        for hart in self.machine.harts:
+            self.machine.mem.set_u64(hart.percpu + abi.PERCPU_NEED_RESCHED, flag)
+
+    def step(self) -> bool:
+        """One round: every hart runs one slice. False when nothing is left to run."""
+        m = self.machine
+        busy = False
+        for hart in m.harts:
+            if hart.task is None and self.runq:
+                m.switch_in(hart, self.runq.popleft())
+            if hart.task is None:
+                continue
+            busy = True
+            self._update_need_resched()
+            outcome = m.run_slice(hart, self.rng.randint(*self.slice_range))
+            self.slices += 1
+            if outcome == Outcome.YIELD or (outcome == Outcome.SLICE and self.runq):
+                self.runq.append(m.switch_out(hart))
+        return busy or bool(self.runq)
+
+    def run(self) -> None:
+        for task in self.machine.tasks:
+            if task.state == TaskState.RUNNABLE and task not in self.runq and all(
+                    h.task is not task for h in self.machine.harts):
+                self.runq.append(task)
+        while self.step():
+            pass
+
+
+__all__ = ["Machine", "Scheduler", "GuestFault", "UcError"]

@@ -1,0 +1,57 @@
+"""Guest RAM: one host buffer that every hart's Unicorn instance maps (mem_map_ptr)."""
+
+from __future__ import annotations
+
+import ctypes
+import mmap
+import struct
+
+from unicorn import UC_PROT_ALL, Uc
+
+from ftlab.errors import FtlabError
+
+
+class Memory:
+    def __init__(self, base: int, size: int) -> None:
+        self.base = base
+        self.size = size
+        self._mm = mmap.mmap(-1, size)
+        self._view = memoryview(self._mm)
+        self._ptr = ctypes.addressof(ctypes.c_char.from_buffer(self._mm))
+
+    def map_into(self, uc: Uc) -> None:
+        uc.mem_map_ptr(self.base, self.size, UC_PROT_ALL, self._ptr)
+
+    def _off(self, addr: int, n: int) -> int:
+        off = addr - self.base
+        if off < 0 or off + n > self.size:
+            raise FtlabError(f"guest address {addr:#x} (+{n}) is outside guest RAM")
+        return off
+
+    def contains(self, addr: int, n: int = 1) -> bool:
+        return self.base <= addr and addr + n <= self.base + self.size
+
+    def read(self, addr: int, n: int) -> bytes:
+        off = self._off(addr, n)
+        return bytes(self._view[off:off + n])
+
+    def write(self, addr: int, data: bytes) -> None:
+        off = self._off(addr, len(data))
+        self._view[off:off + len(data)] = data
+
+    def u64(self, addr: int) -> int:
+        return struct.unpack_from("<Q", self._mm, self._off(addr, 8))[0]
+
+    def u32(self, addr: int) -> int:
+        return struct.unpack_from("<I", self._mm, self._off(addr, 4))[0]
+
+    def set_u64(self, addr: int, value: int) -> None:
+        struct.pack_into("<Q", self._mm, self._off(addr, 8), value & (2**64 - 1))
+
+    def set_u32(self, addr: int, value: int) -> None:
+        struct.pack_into("<I", self._mm, self._off(addr, 4), value & 0xFFFFFFFF)
+
+    def cstring(self, addr: int, limit: int = 4096) -> str:
+        off = self._off(addr, 1)
+        end = self._mm.find(b"\0", off, min(off + limit, self.size))
+        return bytes(self._view[off:end if end >= 0 else off + limit]).decode(errors="replace")
