@@ -54,12 +54,16 @@ class ArchInfo:
     frame: FrameRecord
     fp_setup: str  # regex over capstone "mnemonic op_str" of the insn that sets the frame pointer
     push_fp: str | None  # regex of a prologue push that moves the return address deeper (x86)
+    fp_restore: str  # regex of the epilogue insn that gives fp back to the caller
+    ret_insn: str  # regex of a function return
     patch_unit: int  # bytes per unit of -fpatchable-function-entry (one NOP, or x86 bytes)
     nop: bytes  # the canonical 4- or 1-byte NOP this ISA's patching writes
     insn_align: int  # alignment of instruction fetch for code we generate
     int32_sign_extended: bool  # ABI keeps 32-bit values sign-extended in 64-bit registers
     layouts: dict[str, EntryLayout] = field(default_factory=dict)
     default_layout: str = ""
+    # Unicorn leaves pc past the faulting block on this ISA's illegal-instruction exception
+    imprecise_illegal_pc: bool = False
     extra_hart_setup: tuple[tuple[str, int], ...] = ()  # (register, value) written on a new hart
 
     def reg_id(self, name: str) -> int:

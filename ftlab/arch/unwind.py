@@ -29,25 +29,34 @@ def disassembler(arch: ArchInfo) -> capstone.Cs:
 
 
 def prologue_state(arch: ArchInfo, image: Image, mem: Memory, pc: int) -> tuple[bool, int]:
-    """(frame established?, stack slots pushed so far) for a pc inside a function's prologue.
+    """(frame record in use?, stack slots pushed since entry) for the function holding pc.
 
-    Before the instruction that sets the frame pointer runs, fp still belongs to the caller and
-    the return address is in the link register (or on the stack where `call` pushes it)."""
+    Before the instruction that sets the frame pointer runs, and again once the epilogue has
+    given fp back to the caller, fp names the caller's frame and the return address is in the
+    link register (or on the stack where `call` pushes it)."""
     sym = image.func_at(pc)
     if sym is None:
         return True, 0
-    setup = re.compile(arch.fp_setup)
+    setup, push = re.compile(arch.fp_setup), arch.push_fp and re.compile(arch.push_fp)
+    restore, ret = re.compile(arch.fp_restore), re.compile(arch.ret_insn)
     pushes = 0
+    set_up = False
     cs = disassembler(arch)
-    code = mem.read(sym.addr, min(max(sym.size, 1), 64))
+    code = mem.read(sym.addr, max(sym.size, 1))
     for insn in cs.disasm(code, sym.addr):
-        if insn.address >= pc:
+        text = f"{insn.mnemonic} {insn.op_str}".strip()
+        if insn.address < pc:
+            if setup.fullmatch(text):
+                set_up = True
+            elif push and push.fullmatch(text):
+                pushes += 1
+            continue
+        if not set_up:
             return False, pushes
-        text = f"{insn.mnemonic} {insn.op_str}"
-        if setup.fullmatch(text):
-            return True, pushes
-        if arch.push_fp and re.fullmatch(arch.push_fp, text):
-            pushes += 1
+        if restore.fullmatch(text):
+            return True, pushes  # the epilogue is still ahead
+        if ret.fullmatch(text):
+            return False, 0  # fp already restored: only the return address is left
     return True, pushes
 
 

@@ -13,7 +13,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from unicorn import UcError
+from unicorn import UC_ERR_EXCEPTION, UcError
 
 from ftlab.arch.unwind import Frame, disassembler, unwind
 from ftlab.errors import FtlabError
@@ -168,7 +168,12 @@ class Machine:
             hart.insns += count
             return Outcome.SLICE
         if stop.kind == StopKind.FAULT:
-            self._fault(hart, _uc_reason(stop))
+            reason = _uc_reason(stop)
+            if self.arch.imprecise_illegal_pc and stop.error is not None and (
+                    stop.error.errno == UC_ERR_EXCEPTION):
+                hart.set_reg(self.arch.pc, self._locate_illegal(hart.pc))
+                reason = "illegal instruction (CPU exception)"
+            self._fault(hart, reason)
             return Outcome.FAULT
         return self._mcall(hart)
 
@@ -278,15 +283,27 @@ class Machine:
         task = hart.task
         assert task is not None
         regs = hart.registers()
-        if at_caller:  # a BUG from the runtime: report the guest code that called it
-            self._return_from_mcall(hart, 0)
-            regs = hart.registers()
-        fault = self.describe_fault(hart.id, task.name, regs, reason)
+        fault = self.describe_fault(hart.id, task.name, regs, reason, skip=2 if at_caller else 0)
         task.fault = fault
         task.state = TaskState.FAULTED
         task.context = hart.save_context()
         hart.task = None
         self.mem.set_u64(hart.percpu + abi.PERCPU_CURRENT, 0)
+
+    def _locate_illegal(self, reported: int) -> int:
+        """The last undecodable instruction before `reported` in its function: where Unicorn's
+        imprecise exception pc points past the illegal instruction."""
+        sym = self.image.func_at(reported - 4)  # Unicorn steps 4 bytes whatever the length
+        if sym is None:
+            return reported
+        cs = disassembler(self.arch)
+        addr, end, found = sym.addr, min(reported, sym.addr + sym.size), reported
+        while addr < end:
+            insn = next(cs.disasm(self.mem.read(addr, 16), addr, 1), None)
+            if insn is None or insn.mnemonic in ("unimp", "c.unimp"):
+                found = addr
+            addr += insn.size if insn is not None else self.arch.insn_align // 2 or 1
+        return found
 
     def backtrace(self, hart: Hart) -> list[Frame]:
         return unwind(self.arch, self.image, self.mem, hart.registers())
@@ -296,8 +313,17 @@ class Machine:
         regs = dict(zip(self.arch.context_regs, task.context, strict=True))
         return unwind(self.arch, self.image, self.mem, regs)
 
-    def describe_fault(self, hid: int, task: str, regs: dict[str, int], reason: str) -> GuestFault:
+    def describe_fault(self, hid: int, task: str, regs: dict[str, int], reason: str,
+                       skip: int = 0) -> GuestFault:
+        """A fault report; `skip` drops runtime frames (ftlab_mcall, ftlab_bug) so a BUG names
+        the guest code that raised it."""
         arch = self.arch
+        frames = unwind(arch, self.image, self.mem, regs)[skip:]
+        if skip:
+            ret = frames[0].pc
+            shown = {n: v for n, v in regs.items() if n in arch.context_regs}
+            return GuestFault(hid, task, ret, frames[0].text, reason, "(returns from ftlab_bug)",
+                              shown, [f.text for f in frames])
         pc = regs[arch.pc]
         insn = "<unreadable>"
         if self.mem.contains(pc, 16):
@@ -305,8 +331,8 @@ class Machine:
             insn = (f"{decoded[0].mnemonic} {decoded[0].op_str}".strip() if decoded
                     else "(undecodable) " + self.mem.read(pc, 4).hex())
         shown = {n: v for n, v in regs.items() if n in arch.context_regs}
-        frames = [f.text for f in unwind(arch, self.image, self.mem, regs)]
-        return GuestFault(hid, task, pc, self.image.symbolize(pc), reason, insn, shown, frames)
+        return GuestFault(hid, task, pc, self.image.symbolize(pc), reason, insn, shown,
+                          [f.text for f in frames])
 
 
 def _uc_reason(stop: Stop) -> str:

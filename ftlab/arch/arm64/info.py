@@ -38,6 +38,8 @@ ARCH = ArchInfo(
     frame=FrameRecord(prev_fp=0, ret=8),
     fp_setup=r"(mov x29, sp|add x29, sp, #0x[0-9a-f]+)",
     push_fp=None,
+    fp_restore=r"ldp x29, x30, \[sp.*",
+    ret_insn="ret",
     patch_unit=4,
     nop=(0xD503201F).to_bytes(4, "little"),
     insn_align=4,

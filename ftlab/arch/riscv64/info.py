@@ -18,6 +18,7 @@ REGS = {n: getattr(R, f"UC_RISCV_REG_X{i}") for i, n in enumerate(_ABI) if i}
 REGS["pc"] = R.UC_RISCV_REG_PC
 REGS["mstatus"] = R.UC_RISCV_REG_MSTATUS
 
+
 ARCH = ArchInfo(
     name="riscv64",
     aliases=("riscv", "rv64"),
@@ -43,6 +44,8 @@ ARCH = ArchInfo(
     frame=FrameRecord(prev_fp=-16, ret=-8),
     fp_setup=r"(c\.)?(addi|addi4spn) s0, sp, -?(0x)?[0-9a-f]+|(c\.)?mv s0, sp",
     push_fp=None,
+    fp_restore=r"(c\.)?ld(sp)? s0, .*",
+    ret_insn=r"(c\.)?(ret|jr ra)",
     patch_unit=4,  # halved for c.nop when compressed
     nop=(0x00000013).to_bytes(4, "little"),
     insn_align=4,
@@ -59,5 +62,6 @@ ARCH = ArchInfo(
                              description="2 uncompressed: 2 nop at entry"),
     },
     default_layout="callops-rvc",
+    imprecise_illegal_pc=True,  # and mepc is not set either
     extra_hart_setup=(("mstatus", 3 << 13),),  # FS on, harmless for integer-only code
 )

@@ -39,6 +39,8 @@ ARCH = ArchInfo(
     frame=FrameRecord(prev_fp=0, ret=8),
     fp_setup="mov rbp, rsp",
     push_fp="push rbp",
+    fp_restore=r"pop rbp|leave",
+    ret_insn="ret",
     patch_unit=1,
     nop=bytes.fromhex("0f1f440000"),  # the kernel's nop5 (x86_nops[5])
     insn_align=1,
