@@ -9,6 +9,7 @@ from pathlib import Path
 from ftlab.arch import get_arch
 from ftlab.arch.base import ArchInfo, EntryLayout
 from ftlab.errors import FtlabError
+from ftlab.ftrace.schemes import get_scheme
 from ftlab.guest.build import build_image
 from ftlab.guest.loader import Image, load_image
 from ftlab.guest.model import FuncModel, TypeInfo, extend
@@ -17,10 +18,16 @@ from ftlab.machine.task import Task, TaskState
 
 
 def load(sources: Sequence[str | Path], arch: str | ArchInfo, layout: str | None = None,
-         extra_flags: Sequence[str] = ()) -> Image:
+         extra_flags: Sequence[str] = (), scheme: str | None = None) -> Image:
+    """Build and load a guest for `scheme` (default: the arch's default scheme); `layout`
+    overrides the patchable-entry layout alone."""
     info = get_arch(arch) if isinstance(arch, str) else arch
-    lay: EntryLayout = info.layout(layout)
-    return load_image(build_image(sources, info, lay, extra_flags))
+    chosen = get_scheme(info.name, scheme)
+    lay: EntryLayout = info.layout(layout or chosen.layout)
+    image = load_image(build_image(sources, info, lay, extra_flags,
+                                   runtime_defines=chosen.runtime_defines))
+    image.scheme = chosen.name
+    return image
 
 
 def entry_args(image: Image, model: FuncModel, values: Sequence[int]) -> list[int]:

@@ -1,0 +1,1 @@
+"""The generic ftrace core (kernel/trace/ftrace.c) and its tracers."""

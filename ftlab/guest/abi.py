@@ -20,6 +20,8 @@ PERCPU_CURRENT = 16
 PERCPU_IRQ_DEPTH = 24
 PERCPU_NEED_RESCHED = 32
 PERCPU_ONLINE = 40
+PERCPU_PREEMPT_COUNT = 48
+PERCPU_IRQS_OFF = 56
 
 MAX_TASKS = 64
 MAX_CPUS = 16
@@ -40,3 +42,5 @@ STACK_AREA = 128 << 20
 STACK_SIZE = 256 << 10
 HART_STACK_AREA = STACK_AREA + MAX_TASKS * STACK_SIZE
 HART_STACK_SIZE = 64 << 10
+RET_STACK_SIZE = 4 << 10  # function_graph return stack, at the bottom of each task's stack
+HEAP_AREA = 160 << 20  # control-plane allocations (ops, hashes, ring buffers) up to RAM_SIZE

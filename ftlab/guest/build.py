@@ -109,7 +109,8 @@ class BuiltImage:
 
 
 def runtime_sources(arch: ArchInfo) -> list[Path]:
-    return [RUNTIME_DIR / "runtime.c", RUNTIME_DIR / "arch" / f"{arch.name}.S"]
+    return [RUNTIME_DIR / "runtime.c", RUNTIME_DIR / "ftrace.c",
+            RUNTIME_DIR / "arch" / f"{arch.name}.S"]
 
 
 def _hash_inputs(arch: ArchInfo, layout: EntryLayout, sources: Sequence[Path],
@@ -136,8 +137,10 @@ def _run(cmd: list[str], what: str) -> None:
 
 
 def build_image(sources: Sequence[str | Path], arch: ArchInfo, layout: EntryLayout | None = None,
-                extra_flags: Sequence[str] = (), runtime_extra: Sequence[Path] = ()) -> BuiltImage:
-    """Compile user sources (traceable) and the runtime (notrace), link at arch.ram_base."""
+                extra_flags: Sequence[str] = (), runtime_extra: Sequence[Path] = (),
+                runtime_defines: Sequence[str] = ()) -> BuiltImage:
+    """Compile user sources (traceable) and the runtime (notrace), link at arch.ram_base.
+    `runtime_defines` (NAME or NAME=VALUE) select the runtime's variant for a scheme."""
     layout = layout or arch.layout(None)
     srcs = [Path(s) for s in sources]
     for s in srcs:
@@ -146,7 +149,8 @@ def build_image(sources: Sequence[str | Path], arch: ArchInfo, layout: EntryLayo
         if s.suffix not in (".c", ".S", ".s"):
             raise FtlabError(f"{s}: not a C (.c) or assembly (.S) file")
     runtime = [*runtime_sources(arch), *runtime_extra]
-    key = _hash_inputs(arch, layout, [*srcs, *runtime_extra], extra_flags)
+    defines = [f"-D{d}" for d in runtime_defines]
+    key = _hash_inputs(arch, layout, [*srcs, *runtime_extra], [*extra_flags, *defines])
     out_dir = cache_dir() / "images"
     out_dir.mkdir(parents=True, exist_ok=True)
     elf = out_dir / f"{arch.name}-{layout.name}-{key}.elf"
@@ -166,7 +170,8 @@ def build_image(sources: Sequence[str | Path], arch: ArchInfo, layout: EntryLayo
             objs.append(obj)
         for i, src in enumerate(runtime):
             obj = tmpdir / f"rt{i}_{src.stem}.o"
-            jobs.append(([*_zig_cc(), *base, "-c", str(src), "-o", str(obj)], f"compiling {src}"))
+            jobs.append(([*_zig_cc(), *base, *defines, "-c", str(src), "-o", str(obj)],
+                         f"compiling {src}"))
             objs.append(obj)
         with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2)) as pool:
             for fut in [pool.submit(_run, cmd, what) for cmd, what in jobs]:

@@ -53,6 +53,7 @@ class Image:
     symbols: dict[str, Symbol]
     sites: list[PatchSite]
     sources: tuple[Path, ...] = ()
+    scheme: str = ""
     _models: dict[str, FuncModel] | None = field(default=None, repr=False)
 
     @cached_property

@@ -49,6 +49,23 @@ class MachineEvent:
     frames: list[Frame] = field(default_factory=list)
 
 
+class GuestHeap:
+    """A bump allocator for control-plane data in guest RAM. Nothing is freed: a task may
+    still read an old hash or ops (the kernel frees those after an RCU grace period)."""
+
+    def __init__(self, base: int, size: int) -> None:
+        self.base = base
+        self.end = base + size
+        self.next = base
+
+    def alloc(self, size: int, align: int = 16) -> int:
+        addr = (self.next + align - 1) & ~(align - 1)
+        if addr + size > self.end:
+            raise FtlabError(f"guest heap exhausted ({size} bytes wanted)")
+        self.next = addr + size
+        return addr
+
+
 class Machine:
     def __init__(self, image: Image, harts: int = 1, max_insns: int = DEFAULT_MAX_INSNS) -> None:
         if not 1 <= harts <= abi.MAX_CPUS:
@@ -70,6 +87,7 @@ class Machine:
         self.tasks: list[Task] = []
         self.events: list[MachineEvent] = []
         self.code_flushes = 0
+        self.heap = GuestHeap(self.arch.ram_base + abi.HEAP_AREA, abi.RAM_SIZE - abi.HEAP_AREA)
         for _ in range(harts):
             self.add_hart()
 
@@ -112,6 +130,8 @@ class Machine:
             m.set_u64(addr + abi.TASK_ARGS + 8 * i, args[i] if i < len(args) else 0)
         m.set_u64(addr + abi.TASK_ITERATIONS, iterations)
         m.set_u64(addr + abi.TASK_STACK_TOP, stack_top)
+        # the function_graph return stack lives at the bottom of the task's stack area
+        m.set_u64(addr + abi.TASK_TRACER + 8, stack_top + 64 - abi.STACK_SIZE)
         task.context = self._initial_context(self._task_main, stack_top)
         self.tasks.append(task)
         return task
@@ -225,6 +245,12 @@ class Machine:
             hart.set_reg(arch.sp, sp + 8)
 
     # --- interrupts, IPIs, stop_machine ---------------------------------------------------------
+    def preemptible(self, hart: Hart) -> bool:
+        return self.mem.u64(hart.percpu + abi.PERCPU_PREEMPT_COUNT) == 0
+
+    def irqs_enabled(self, hart: Hart) -> bool:
+        return self.mem.u64(hart.percpu + abi.PERCPU_IRQS_OFF) == 0
+
     def interrupt(self, hart: Hart, handler: str, arg: int = 0) -> None:
         """Deliver an interrupt now: save the running task's context, run `handler(arg)` on its
         stack through ftlab_irq_entry, and resume the task where it was once the handler returns.
@@ -376,7 +402,9 @@ class Scheduler:
             self._update_need_resched()
             outcome = m.run_slice(hart, self.rng.randint(*self.slice_range))
             self.slices += 1
-            if outcome == Outcome.YIELD or (outcome == Outcome.SLICE and self.runq):
+            # as the kernel, never preempt a task inside preempt_disable()
+            if outcome == Outcome.YIELD or (outcome == Outcome.SLICE and self.runq
+                                             and m.preemptible(hart)):
                 self.runq.append(m.switch_out(hart))
         return busy or bool(self.runq)
 

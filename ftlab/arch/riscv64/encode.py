@@ -230,6 +230,8 @@ def auipc_jalr(pc: int, target: int, reg: str, *, rd: str | None = None) -> byte
     reg="t0" is the kernel's ftrace call (make_call_t0), reg="ra" the psABI `call`, and
     rd="zero" a tail call (`tail`, via t1 in the psABI).
     """
+    if reg == "zero":
+        raise ValueError("auipc+jalr needs a scratch register other than zero")
     off = _pcrel(pc, target, 64, "auipc+jalr")
     try:
         hi, lo = split_offset(off)

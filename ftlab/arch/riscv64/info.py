@@ -56,7 +56,7 @@ ARCH = ArchInfo(
         "callops": EntryLayout("callops", 4, 2, align=8,
                                cflags=_NORVC,
                                description="4,2 uncompressed: ops literal in 2 nop before"),
-        "plain-rvc": EntryLayout("plain-rvc", 4, 0, compressed=True, cflags=_RVC,
+        "plain-rvc": EntryLayout("plain-rvc", 4, 0, align=4, compressed=True, cflags=_RVC,
                                  description="4 compressed: 4 c.nop at entry"),
         "plain": EntryLayout("plain", 2, 0, cflags=_NORVC,
                              description="2 uncompressed: 2 nop at entry"),

@@ -21,6 +21,8 @@ OFFSET_CHECK(struct ftlab_percpu, cur_task, 16);
 OFFSET_CHECK(struct ftlab_percpu, irq_depth, 24);
 OFFSET_CHECK(struct ftlab_percpu, need_resched, 32);
 OFFSET_CHECK(struct ftlab_percpu, online, 40);
+OFFSET_CHECK(struct ftlab_percpu, preempt_count, 48);
+OFFSET_CHECK(struct ftlab_percpu, irqs_off, 56);
 _Static_assert(sizeof(struct ftlab_percpu) == 128, "ftlab_percpu size");
 
 struct ftlab_task ftlab_tasks[FTLAB_MAX_TASKS];

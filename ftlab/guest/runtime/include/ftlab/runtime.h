@@ -3,6 +3,11 @@
 #ifndef FTLAB_RUNTIME_H
 #define FTLAB_RUNTIME_H
 
+#define FTLAB_MAX_TASKS 64
+#define FTLAB_MAX_CPUS 16
+
+#ifndef __ASSEMBLER__
+
 typedef unsigned char u8;
 typedef unsigned short u16;
 typedef unsigned int u32;
@@ -16,9 +21,6 @@ typedef unsigned long size_t;
 /* The kernel's notrace: no patchable entry for this function. */
 #define notrace __attribute__((patchable_function_entry(0, 0)))
 #define noinline __attribute__((noinline))
-
-#define FTLAB_MAX_TASKS 64
-#define FTLAB_MAX_CPUS 16
 
 struct ftlab_task {
 	u64 pid;
@@ -40,7 +42,9 @@ struct ftlab_percpu {
 	u64 irq_depth;
 	u64 need_resched;
 	u64 online;
-	u64 reserved[10];
+	u64 preempt_count; /* the scheduler never preempts a task while it is non-zero */
+	u64 irqs_off; /* interrupts are held back while set */
+	u64 reserved[8];
 };
 
 enum ftlab_mcall_nr {
@@ -84,6 +88,20 @@ static inline __attribute__((always_inline)) struct ftlab_task *get_current(void
 }
 #define current get_current()
 
+static inline __attribute__((always_inline)) void preempt_disable_notrace(void)
+{
+	this_cpu()->preempt_count++;
+	__asm__ volatile("" ::: "memory");
+}
+
+static inline __attribute__((always_inline)) void preempt_enable_notrace(void)
+{
+	__asm__ volatile("" ::: "memory");
+	this_cpu()->preempt_count--;
+}
+
+#define _THIS_IP_ ({ __label__ __here; __here: (u64)&&__here; })
+
 /* A voluntary switch point, as the kernel's cond_resched(). */
 void cond_resched(void);
 void ftlab_puts(const char *s);
@@ -97,4 +115,5 @@ void *memset(void *dst, int c, size_t n);
 int memcmp(const void *a, const void *b, size_t n);
 size_t strlen(const char *s);
 
+#endif /* __ASSEMBLER__ */
 #endif
