@@ -176,7 +176,8 @@ def _u64s(buf: bytes, off: int, n: int) -> tuple[int, ...]:
 
 
 def _decode(
-    buf: bytes, off: int, hdr: tuple, seq: int, pos: int, read_mem: ReadMem, fmt_cache: dict
+    buf: bytes, off: int, hdr: tuple[int, ...], seq: int, pos: int, read_mem: ReadMem,
+    fmt_cache: dict[int, str | None],
 ) -> TraceEvent:
     etype, esize, flags, pc, depth, pid, cpu, ts = hdr
     common = dict(
@@ -210,7 +211,7 @@ def _decode(
         if fmt_addr not in fmt_cache:
             try:
                 fmt_cache[fmt_addr] = read_cstring(read_mem, fmt_addr)
-            except Exception:  # noqa: BLE001 - any guest read failure: keep the event
+            except Exception:  # any guest read failure: keep the event, without its format
                 fmt_cache[fmt_addr] = None
         return BprintEvent(ip=ip, fmt_addr=fmt_addr, fmt=fmt_cache[fmt_addr], words=words, **common)
     if etype == TRACE_STACK:

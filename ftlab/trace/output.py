@@ -77,7 +77,9 @@ class TraceContext:
     entries_written: int = 0
     symoff: Callable[[int], str] | None = None
     overrun: int = 0
-    _comm_cache: dict[int, str] = field(default_factory=dict, repr=False)
+    _comm_cache: dict[int, str] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         if isinstance(self.clock, int):

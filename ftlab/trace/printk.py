@@ -19,6 +19,10 @@ Where this differs from the kernel, on purpose:
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ftlab.trace.events import BprintEvent
 
 _MASK64 = (1 << 64) - 1
 _MASK32 = (1 << 32) - 1
@@ -179,7 +183,11 @@ def format_bprintk(
     return "".join(out)
 
 
-def bprint_message(event, sym=None, symoff=None) -> str:
+def bprint_message(
+    event: BprintEvent,
+    sym: Callable[[int], str] | None = None,
+    symoff: Callable[[int], str] | None = None,
+) -> str:
     """The formatted text of a BprintEvent (what trace_seq_bprintf would print)."""
     if event.fmt is None:
         return f"<unreadable format at {event.fmt_addr:#x}>"
