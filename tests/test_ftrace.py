@@ -3,8 +3,9 @@
 import errno
 
 import pytest
-
 from conftest import guest
+from ftrace_oracle import EntryOracle
+
 from ftlab.ftrace.core import Ftrace
 from ftlab.ftrace.schemes import get_scheme, schemes
 from ftlab.ftrace.steps import PatchError
@@ -12,7 +13,6 @@ from ftlab.ftrace.tracers import TraceInstance
 from ftlab.machine.machine import Machine, Scheduler
 from ftlab.session import load
 from ftlab.trace.events import FuncEvent, GraphEntryEvent, merge_cpus, read_trace_array
-from ftrace_oracle import EntryOracle
 
 WORKLOAD = guest("workload.c")
 ALL_SCHEMES = [(a, s) for a in ("x86_64", "arm64", "riscv64") for s in schemes(a)]
