@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from ftlab.arch import ARCH_NAMES
 from ftlab.errors import FtlabError, UsageError
@@ -50,11 +51,45 @@ def _add_guest_args(p: argparse.ArgumentParser) -> None:
                    help=f"instruction budget per task (default {DEFAULT_MAX_INSNS})")
 
 
+class _ListSchemes(argparse.Action):
+    def __init__(self, option_strings, dest, **kwargs) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        from ftlab.ftrace.schemes import describe_all
+
+        print(describe_all())
+        parser.exit(0)
+
+
+def _add_trace_args(p: argparse.ArgumentParser) -> None:
+    from ftlab.ftrace.tracers import CLOCKS, OPTIONS, TRACERS
+    from ftlab.tracing import FORMATS
+
+    p.add_argument("--scheme", help="how sites are patched (see --list-schemes)")
+    p.add_argument("--list-schemes", action=_ListSchemes, help="list every arch's schemes")
+    p.add_argument("--tracer", default="function", help=", ".join(TRACERS[1:]))
+    p.add_argument("--filter", action="append", default=[], metavar="GLOB",
+                   help="set_ftrace_filter glob (repeatable; !GLOB removes)")
+    p.add_argument("--notrace", action="append", default=[], metavar="GLOB",
+                   help="set_ftrace_notrace glob (repeatable)")
+    p.add_argument("--option", action="append", default=[], metavar="NAME",
+                   help=f"trace option: {', '.join(OPTIONS)}")
+    p.add_argument("--clock", default="counter", help=", ".join(CLOCKS))
+    p.add_argument("--format", default="text", help=", ".join(FORMATS))
+    p.add_argument("--buffer-size-kb", type=int, default=1408, help="per-CPU buffer size")
+    p.add_argument("--max-graph-depth", type=int, default=0, help="function_graph depth limit")
+    p.add_argument("-o", "--output", help="write the trace here instead of stdout")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="ftlab", description="Linux function tracing on real machine code.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     run = sub.add_parser("run", help="compile a guest and run an entry on emulated harts")
     _add_guest_args(run)
+    trace = sub.add_parser("trace", help="run an entry under an ftrace tracer, print the trace")
+    _add_guest_args(trace)
+    _add_trace_args(trace)
     demo = sub.add_parser("demo", help="run the bundled example on all three architectures")
     demo.add_argument("--arch", action="append", type=_arch, help="only these architectures")
     return parser
@@ -75,19 +110,66 @@ def cmd_run(ns: argparse.Namespace) -> int:
     return 1 if result.faults else 0
 
 
+def _check_choice(what: str, value: str, valid: Sequence[str]) -> None:
+    if value not in valid:
+        raise UsageError(f"unknown {what} '{value}'; valid: {', '.join(valid)}")
+
+
+def cmd_trace(ns: argparse.Namespace) -> int:
+    from ftlab.ftrace.schemes import get_scheme
+    from ftlab.ftrace.tracers import CLOCKS, OPTIONS, TRACERS
+    from ftlab.tracing import FORMATS, TraceConfig, TraceSession
+
+    _check_choice("tracer", ns.tracer, TRACERS)
+    _check_choice("format", ns.format, FORMATS)
+    _check_choice("trace clock", ns.clock, list(CLOCKS))
+    for opt in ns.option:
+        _check_choice("trace option", opt, list(OPTIONS))
+    get_scheme(ns.arch, ns.scheme)
+    config = TraceConfig(tracer=ns.tracer, filters=ns.filter, notrace=ns.notrace,
+                         options=ns.option, clock=ns.clock, buffer_kb=ns.buffer_size_kb,
+                         max_graph_depth=ns.max_graph_depth)
+    session = TraceSession(ns.files, ns.arch, scheme=ns.scheme, harts=ns.harts, seed=ns.seed,
+                           max_insns=ns.max_insns, config=config)
+    result = session.run(ns.entry, ns.args)
+    text = session.render(ns.format)  # what was recorded is printed even after a fault
+    if ns.output:
+        Path(ns.output).write_text(text)
+    else:
+        sys.stdout.write(text)
+    for fault in result.faults:
+        print(fault.report(), file=sys.stderr)
+    for line in result.lines():
+        print(line, file=sys.stderr if not ns.output else sys.stdout)
+    return 1 if result.faults else 0
+
+
 def cmd_demo(ns: argparse.Namespace) -> int:
     from ftlab.demo import run_demo
 
     return run_demo(ns.arch or list(ARCH_NAMES))
 
 
-COMMANDS = {"run": cmd_run, "demo": cmd_demo}
+COMMANDS = {"run": cmd_run, "trace": cmd_trace, "demo": cmd_demo}
+
+
+def _join_values(argv: Sequence[str]) -> list[str]:
+    """`--args -7,2` as `--args=-7,2`: argparse would take `-7,2` for an option."""
+    out: list[str] = []
+    it = iter(argv)
+    for arg in it:
+        if arg == "--args":
+            nxt = next(it, None)
+            out.append("--args" if nxt is None else f"--args={nxt}")
+        else:
+            out.append(arg)
+    return out
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
-        ns = parser.parse_args(argv)
+        ns = parser.parse_args(_join_values(sys.argv[1:] if argv is None else argv))
         if getattr(ns, "harts", 1) < 1:
             raise UsageError("--harts must be at least 1")
         return COMMANDS[ns.command](ns)

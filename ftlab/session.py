@@ -48,7 +48,9 @@ def entry_args(image: Image, model: FuncModel, values: Sequence[int]) -> list[in
                              "by value; --args passes integers only")
         if t.is_float:
             raise FtlabError(f"entry '{model.name}': argument '{param.name}' is floating-point")
-        raw.append(register_value(image.arch, extend(value, t), t))
+        # C converts an argument to _Bool by truth, not by truncation
+        value = (1 if value else 0) if t.is_bool else extend(value, t)
+        raw.append(register_value(image.arch, value, t))
     return raw
 
 

@@ -15,6 +15,7 @@ import pytest
 
 from ftlab.ftrace.abi import (
     ENTRY_HEADER,
+    RB_COMMIT,
     RB_DATA,
     RB_ENTRIES,
     RB_HEAD,
@@ -111,6 +112,7 @@ class RingWriter:
     def sync(self) -> None:
         for off, value in (
             (RB_DATA, self.data), (RB_SIZE, self.size), (RB_HEAD, self.head),
+            (RB_COMMIT, self.head),
             (RB_TAIL, self.tail), (RB_ENTRIES, self.entries), (RB_OVERRUN, self.overrun),
             (RB_READ, self.read),
         ):

@@ -61,8 +61,21 @@ def prologue_state(arch: ArchInfo, image: Image, mem: Memory, pc: int) -> tuple[
 
 
 def unwind(arch: ArchInfo, image: Image, mem: Memory, regs: dict[str, int],
-           stack_bounds: tuple[int, int] | None = None) -> list[Frame]:
-    """Frames from the innermost (the pc) outwards, following the frame-pointer chain."""
+           stack_bounds: tuple[int, int] | None = None,
+           graph_rets: list[int] | None = None) -> list[Frame]:
+    """Frames from the innermost (the pc) outwards, following the frame-pointer chain.
+
+    `graph_rets` are the task's function_graph return addresses, innermost first: where a
+    frame returns to return_to_handler, the original comes from them (the kernel's
+    ftrace_graph_ret_addr)."""
+    rth = image.symbols.get("return_to_handler")
+    pending = list(graph_rets or [])
+
+    def fix(ret: int) -> int:
+        if rth is not None and ret == rth.addr and pending:
+            return pending.pop(0)
+        return ret
+
     pc = regs[arch.pc]
     fp = regs[arch.fp]
     frames = [Frame(pc, fp, image.symbolize(pc))]
@@ -72,6 +85,7 @@ def unwind(arch: ArchInfo, image: Image, mem: Memory, regs: dict[str, int],
             ret = regs[arch.ra]
         else:
             ret = mem.u64(regs[arch.sp] + 8 * pushes)
+        ret = fix(ret)
         frames.append(Frame(ret, fp, _ret_text(image, ret)))
     lo, hi = stack_bounds or (mem.base, mem.base + mem.size)
     seen = set()
@@ -79,7 +93,7 @@ def unwind(arch: ArchInfo, image: Image, mem: Memory, regs: dict[str, int],
         seen.add(fp)
         if not mem.contains(fp + min(arch.frame.ret, arch.frame.prev_fp), 16):
             break
-        ret = mem.u64(fp + arch.frame.ret)
+        ret = fix(mem.u64(fp + arch.frame.ret))
         prev = mem.u64(fp + arch.frame.prev_fp)
         if not ret:
             break

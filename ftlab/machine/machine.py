@@ -331,20 +331,30 @@ class Machine:
             addr += insn.size if insn is not None else self.arch.insn_align // 2 or 1
         return found
 
+    def graph_returns(self, task: Task) -> list[int]:
+        """The task's function_graph return stack (original return addresses), innermost
+        first."""
+        base = self.mem.u64(task.struct_addr + abi.TASK_TRACER + 8)
+        depth = self.mem.u64(task.struct_addr + abi.TASK_TRACER + 16)
+        return [self.mem.u64(base + 32 * i) for i in reversed(range(min(depth, 128)))]
+
     def backtrace(self, hart: Hart) -> list[Frame]:
-        return unwind(self.arch, self.image, self.mem, hart.registers())
+        rets = self.graph_returns(hart.task) if hart.task else None
+        return unwind(self.arch, self.image, self.mem, hart.registers(), graph_rets=rets)
 
     def task_backtrace(self, task: Task) -> list[Frame]:
         """The backtrace of a parked task, from its saved context."""
         regs = dict(zip(self.arch.context_regs, task.context, strict=True))
-        return unwind(self.arch, self.image, self.mem, regs)
+        return unwind(self.arch, self.image, self.mem, regs, graph_rets=self.graph_returns(task))
 
     def describe_fault(self, hid: int, task: str, regs: dict[str, int], reason: str,
                        skip: int = 0) -> GuestFault:
         """A fault report; `skip` drops runtime frames (ftlab_mcall, ftlab_bug) so a BUG names
         the guest code that raised it."""
         arch = self.arch
-        frames = unwind(arch, self.image, self.mem, regs)[skip:]
+        task_obj = next((t for t in self.tasks if t.name == task), None)
+        rets = self.graph_returns(task_obj) if task_obj else None
+        frames = unwind(arch, self.image, self.mem, regs, graph_rets=rets)[skip:]
         if skip:
             ret = frames[0].pc
             shown = {n: v for n, v in regs.items() if n in arch.context_regs}
@@ -393,6 +403,9 @@ class Scheduler:
         """One round: every hart runs one slice. False when nothing is left to run."""
         m = self.machine
         busy = False
+        for hart in m.harts:  # fill idle harts first: need_resched means someone waits
+            if hart.task is None and self.runq:
+                m.switch_in(hart, self.runq.popleft())
         for hart in m.harts:
             if hart.task is None and self.runq:
                 m.switch_in(hart, self.runq.popleft())

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from ftlab.errors import FtlabError
 from ftlab.ftrace.abi import (
     ENTRY_HEADER,
+    RB_COMMIT,
     RB_DATA,
     RB_ENTRIES,
-    RB_HEAD,
     RB_OVERRUN,
     RB_READ,
     RB_SIZE,
@@ -247,7 +247,8 @@ def read_cpu_buffer(
     def u64(off: int) -> int:
         return struct.unpack_from("<Q", raw, off)[0]
 
-    data, size, head, tail = u64(RB_DATA), u64(RB_SIZE), u64(RB_HEAD), u64(RB_TAIL)
+    # events up to `commit` are complete; a writer may be filling the ones after it
+    data, size, head, tail = u64(RB_DATA), u64(RB_SIZE), u64(RB_COMMIT), u64(RB_TAIL)
     entries, overrun, read = u64(RB_ENTRIES), u64(RB_OVERRUN), u64(RB_READ)
     start = max(tail, read)
     if head < start:

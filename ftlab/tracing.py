@@ -1,0 +1,163 @@
+"""`ftlab trace`: build a guest for a scheme, boot ftrace, run the entry under a tracer and
+format what the guest's ring buffers hold."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ftlab.ftrace.core import Ftrace
+from ftlab.ftrace.schemes import get_scheme
+from ftlab.ftrace.tracers import DEFAULT_BUFFER_KB, TraceInstance
+from ftlab.guest.loader import Image
+from ftlab.machine.machine import DEFAULT_MAX_INSNS, Machine, Scheduler
+from ftlab.machine.task import Task
+from ftlab.session import RunResult, check_returnable, entry_args, load
+from ftlab.trace.events import (
+    GraphEntryEvent,
+    GraphExitEvent,
+    TraceEvent,
+    merge_cpus,
+    read_trace_array,
+)
+from ftlab.trace.output import (
+    TraceContext,
+    format_chrome,
+    format_function_trace,
+    format_graph_trace,
+    format_json,
+)
+
+FORMATS = ("text", "json", "chrome")
+
+
+@dataclass
+class TraceConfig:
+    tracer: str = "function"
+    filters: list[str] = field(default_factory=list)
+    notrace: list[str] = field(default_factory=list)
+    options: list[str] = field(default_factory=list)
+    clock: str = "counter"
+    buffer_kb: int = DEFAULT_BUFFER_KB
+    max_graph_depth: int = 0
+
+
+class LocalClock:
+    """The `local` clock: the guest reads its hardware counter (rdtsc, cntvct_el0, rdcycle);
+    ticks become nanoseconds since the machine started through a host-time calibration."""
+
+    def __init__(self, image: Image) -> None:
+        # a machine of its own, so the traced run's tasks keep pids 100, 101, ...
+        self.machine = Machine(image, harts=1)
+        t0, c0 = time.perf_counter_ns(), self._read()
+        time.sleep(0.02)
+        t1, c1 = time.perf_counter_ns(), self._read()
+        self.base = c0
+        self.ns_per_tick = (t1 - t0) / max(1, c1 - c0)
+
+    def _read(self) -> int:
+        task = self.machine.spawn("ftlab_read_cycles", comm="clock-calib")
+        Scheduler(self.machine).run()
+        return task.result or 0
+
+    def ns(self, ticks: int) -> int:
+        return int((ticks - self.base) * self.ns_per_tick) if ticks >= self.base else 0
+
+
+class TraceSession:
+    def __init__(self, sources: Sequence[str | Path], arch: str, scheme: str | None = None,
+                 harts: int = 1, seed: int = 0, max_insns: int = DEFAULT_MAX_INSNS,
+                 config: TraceConfig | None = None) -> None:
+        self.config = config or TraceConfig()
+        self.scheme = get_scheme(arch, scheme)
+        self.image: Image = load(sources, arch, scheme=self.scheme.name)
+        self.machine = Machine(self.image, harts=harts, max_insns=max_insns)
+        self.seed = seed
+        self.clock: LocalClock | None = None
+        if self.config.clock == "local":
+            self.clock = LocalClock(self.image)
+        self.ftrace = Ftrace(self.machine, self.scheme)
+        self.ftrace.boot()
+        cfg = self.config
+        self.instance = TraceInstance(self.ftrace, buffer_kb=cfg.buffer_kb, clock=cfg.clock)
+        self.instance.make_printk_target()
+        for name in cfg.options:
+            self.instance.set_option(name)
+        if cfg.max_graph_depth:
+            self.instance.set_max_graph_depth(cfg.max_graph_depth)
+        if cfg.filters:
+            self.instance.set_filter(cfg.filters)
+        if cfg.notrace:
+            self.instance.set_filter(cfg.notrace, notrace=True)
+        self.instance.set_tracer(cfg.tracer)
+        self.tasks: list[Task] = []
+
+    def run(self, entry: str, args: Sequence[int] = ()) -> RunResult:
+        model = self.image.model(entry)
+        check_returnable(model)
+        raw = entry_args(self.image, model, args)
+        self.tasks = [self.machine.spawn(entry, raw) for _ in self.machine.harts]
+        Scheduler(self.machine, seed=self.seed).run()
+        return RunResult(self.machine, self.tasks, model)
+
+    # --- reading ------------------------------------------------------------------------
+    def buffers(self, consume: bool = False):
+        return read_trace_array(self.machine.mem.read, self.instance.addr,
+                                len(self.machine.harts), consume=consume)[1]
+
+    def events(self) -> list[TraceEvent]:
+        events = merge_cpus(self.buffers())
+        if self.clock is not None:
+            events = [self._to_ns(e) for e in events]
+        return events
+
+    def _to_ns(self, ev: TraceEvent) -> TraceEvent:
+        ns = self.clock.ns  # type: ignore[union-attr]
+        changes = {"ts": ns(ev.ts)}
+        if isinstance(ev, GraphExitEvent):
+            changes.update(calltime=ns(ev.calltime), rettime=ns(ev.rettime))
+        return dataclasses.replace(ev, **changes)
+
+    def context(self) -> TraceContext:
+        comms = {t.pid: t.comm for t in self.machine.tasks}
+        image = self.image
+
+        def sym(addr: int) -> str:
+            s = image.func_at(addr)
+            return s.name if s else f"{addr:#x}"
+
+        def symoff(addr: int) -> str:
+            # a traced ip sits in its function's entry site; a return address may sit just
+            # past a call that ends its function, so look it up at addr - 1
+            s = image.func_at(addr)
+            if s is None or addr - s.addr >= 8:
+                s = image.func_at(addr - 1) if addr else None
+            return f"{s.name}+{addr - s.addr:#x}" if s else f"{addr:#x}"
+
+        return TraceContext.from_buffers(
+            self.buffers(), sym, comm=lambda pid: comms.get(pid, "<...>"),
+            ncpus=len(self.machine.harts), clock=self.config.clock, symoff=symoff)
+
+    def render(self, fmt: str) -> str:
+        events, ctx = self.events(), self.context()
+        if fmt == "json":
+            text = format_json(events, ctx)
+        elif fmt == "chrome":
+            text = format_chrome(events, ctx)
+        elif self.config.tracer == "function_graph":
+            text = format_graph_trace(events, ctx)
+        else:
+            text = format_function_trace(events, ctx, tracer=self.config.tracer)
+        return text if not text or text.endswith("\n") else text + "\n"
+
+    def graph_pairs_ok(self) -> bool:
+        depth: dict[int, int] = {}
+        for e in self.events():
+            if isinstance(e, GraphEntryEvent):
+                depth[e.pid] = depth.get(e.pid, 0) + 1
+            elif isinstance(e, GraphExitEvent):
+                depth[e.pid] = depth.get(e.pid, 0) - 1
+        return all(v == 0 for v in depth.values())
