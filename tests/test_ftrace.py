@@ -121,7 +121,7 @@ def test_enable_disable_refilter_while_running(arch, scheme):
     oracle = EntryOracle(m, TRACED, at=lambda f: ft.by_func[f].ip,
                          enabled=lambda f: f in enabled)
     tr = TraceInstance(ft)
-    tasks = [m.spawn("workload", [5, 40]) for _ in range(2)]
+    tasks = [m.spawn("workload", [5, 80]) for _ in range(2)]
     sched = Scheduler(m, seed=11, slice_range=(200, 2000))
     sched.run_prepare = None
     for t in tasks:
@@ -152,7 +152,7 @@ def test_enable_disable_refilter_while_running(arch, scheme):
             enabled.update(now)
     assert rounds > 31
     assert all(t.fault is None for t in tasks)
-    assert [t.result for t in tasks] == untraced_results(arch, scheme, [5, 40])
+    assert [t.result for t in tasks] == untraced_results(arch, scheme, [5, 80])
     traced = by_pid(image, func_events(m, tr))
     for pid in (100, 101):
         assert traced.get(pid, []) == oracle.calls[pid]
