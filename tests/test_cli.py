@@ -1,8 +1,8 @@
 """The CLI contract: exit codes, stdout lines, diagnostics on stderr without tracebacks."""
 
 import pytest
-from conftest import guest
 
+from conftest import guest
 from ftlab.cli import main
 
 MACHINE_C = str(guest("machine.c"))

@@ -3,9 +3,8 @@
 import errno
 
 import pytest
-from conftest import guest
-from ftrace_oracle import EntryOracle
 
+from conftest import guest
 from ftlab.ftrace.core import Ftrace
 from ftlab.ftrace.schemes import get_scheme, schemes
 from ftlab.ftrace.steps import PatchError
@@ -13,6 +12,7 @@ from ftlab.ftrace.tracers import TraceInstance
 from ftlab.machine.machine import Machine, Scheduler
 from ftlab.session import load
 from ftlab.trace.events import FuncEvent, GraphEntryEvent, merge_cpus, read_trace_array
+from ftrace_oracle import EntryOracle
 
 WORKLOAD = guest("workload.c")
 ALL_SCHEMES = [(a, s) for a in ("x86_64", "arm64", "riscv64") for s in schemes(a)]

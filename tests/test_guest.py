@@ -2,8 +2,8 @@
 
 import capstone
 import pytest
-from conftest import guest
 
+from conftest import guest
 from ftlab.arch import get_arch
 from ftlab.errors import CompileError
 from ftlab.guest.build import build_image

@@ -1,8 +1,8 @@
 """The machine on real code: determinism, tasks vs harts, interrupts, hotplug, patching, faults."""
 
-from conftest import guest
 from unicorn import UC_HOOK_CODE
 
+from conftest import guest
 from ftlab.arch import get_arch
 from ftlab.arch.unwind import prologue_state
 from ftlab.guest import abi
