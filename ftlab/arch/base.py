@@ -62,6 +62,14 @@ class ArchInfo:
     int32_sign_extended: bool  # ABI keeps 32-bit values sign-extended in 64-bit registers
     layouts: dict[str, EntryLayout] = field(default_factory=dict)
     default_layout: str = ""
+    # What the race explorer needs (issue: explore): the unit a code write is atomic in, the
+    # memory model of data stores, which loads read shared data (not the stack), and the
+    # instructions the ISA lets another CPU modify concurrently (None: any, fetch is atomic)
+    atomic_write: int = 4
+    weak_memory: bool = True
+    shared_load: str = ""
+    cmodx_safe: tuple[str, ...] | None = None
+    undefined_insn: bytes = b""
     # Unicorn leaves pc past the faulting block on this ISA's illegal-instruction exception
     imprecise_illegal_pc: bool = False
     extra_hart_setup: tuple[tuple[str, int], ...] = ()  # (register, value) written on a new hart

@@ -44,6 +44,12 @@ ARCH = ArchInfo(
     nop=(0xD503201F).to_bytes(4, "little"),
     insn_align=4,
     int32_sign_extended=False,
+    atomic_write=4,
+    weak_memory=True,
+    shared_load=r"ldr x\d+, \[x(?!29)\d+.*\]",
+    # Arm ARM (concurrent modification and execution): only between these is it defined
+    cmodx_safe=("b", "bl", "brk", "hvc", "isb", "nop", "smc", "svc"),
+    undefined_insn=(0x00000000).to_bytes(4, "little"),  # udf #0
     layouts={
         "callops": EntryLayout("callops", 4, 2, align=8,
                                description="4,2: an 8-byte ops literal before the function"),

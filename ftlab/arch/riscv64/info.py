@@ -50,6 +50,10 @@ ARCH = ArchInfo(
     nop=(0x00000013).to_bytes(4, "little"),
     insn_align=4,
     int32_sign_extended=True,
+    atomic_write=4,  # Ziccif: naturally aligned 4-byte fetches are atomic
+    weak_memory=True,  # RVWMO
+    shared_load=r"(c\.)?ld \w+, -?(0x)?[0-9a-f]*\((?!sp|s0)\w+\)",
+    undefined_insn=(0x00000000).to_bytes(4, "little"),
     layouts={
         "callops-rvc": EntryLayout("callops-rvc", 8, 4, align=8, compressed=True, cflags=_RVC,
                                    description="8,4 compressed: ops literal in 4 c.nop before"),

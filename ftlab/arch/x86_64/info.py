@@ -45,6 +45,10 @@ ARCH = ArchInfo(
     nop=bytes.fromhex("0f1f440000"),  # the kernel's nop5 (x86_nops[5])
     insn_align=1,
     int32_sign_extended=False,
+    atomic_write=1,  # a 5-byte instruction written in place may be fetched torn
+    weak_memory=False,  # TSO: stores become visible in order
+    shared_load=r"mov \w+, qword ptr \[rip.*\]",
+    undefined_insn=bytes.fromhex("0f0b"),
     layouts={
         "fentry": EntryLayout("fentry", 5, 0, description="one 5-byte NOP at entry"),
     },
