@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -25,7 +26,13 @@ class Frame:
 
 
 def disassembler(arch: ArchInfo) -> capstone.Cs:
-    return capstone.Cs(arch.cs_arch, arch.cs_mode)
+    """One capstone instance per ISA: building one costs more than decoding."""
+    return _cs(arch.cs_arch, arch.cs_mode)
+
+
+@functools.cache
+def _cs(cs_arch: int, cs_mode: int) -> capstone.Cs:
+    return capstone.Cs(cs_arch, cs_mode)
 
 
 def prologue_state(arch: ArchInfo, image: Image, mem: Memory, pc: int) -> tuple[bool, int]:

@@ -60,6 +60,14 @@ class ArchFtrace:
     def init_nop(self, ctx: PatchContext, rec: DynFtrace) -> Steps:
         raise NotImplementedError
 
+    def null_trampoline(self, addr: int) -> bytes:
+        """Code for a direct trampoline at `addr` that only returns into the function."""
+        raise NotImplementedError
+
+    def emulate_breakpoint(self, hart, addr: int, new: bytes) -> None:
+        """The int3 handler of a breakpoint-based patching protocol (x86 only)."""
+        raise NotImplementedError
+
     def make_call(self, ctx: PatchContext, rec: DynFtrace, addr: int) -> Steps:
         raise NotImplementedError
 

@@ -17,6 +17,10 @@ class Arm64Ftrace(ArchFtrace):
     def rec_ip(self, site: PatchSite) -> int:
         return site.func_addr + 4  # the BL slot (no BTI in ftlab's build)
 
+    def null_trampoline(self, addr: int) -> bytes:
+        """A direct trampoline that only returns into the traced function."""
+        return A.mov_reg("x10", "x30") + A.mov_reg("x30", "x9") + A.ret("x10")
+
     def _literal_addr(self, rec: DynFtrace) -> int:
         return (rec.ip & ~7) - 8  # two NOPs before the 8-byte aligned function
 

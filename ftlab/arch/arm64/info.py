@@ -46,7 +46,7 @@ ARCH = ArchInfo(
     int32_sign_extended=False,
     atomic_write=4,
     weak_memory=True,
-    shared_load=r"ldr x\d+, \[x(?!29)\d+.*\]",
+    shared_load=r"ldu?r x\d+, \[x(?!29)\d+.*\]",
     # Arm ARM (concurrent modification and execution): only between these is it defined
     cmodx_safe=("b", "bl", "brk", "hvc", "isb", "nop", "smc", "svc"),
     undefined_insn=(0x00000000).to_bytes(4, "little"),  # udf #0

@@ -24,6 +24,10 @@ class RiscvV616(ArchFtrace):
     def rec_ip(self, site: PatchSite) -> int:
         return site.func_addr + 4
 
+    def null_trampoline(self, addr: int) -> bytes:
+        """A direct trampoline that only returns into the traced function."""
+        return R.jalr("zero", "t0", 0)
+
     def _auipc(self, ctx: PatchContext, rec: DynFtrace) -> bytes:
         return _w(R.to_auipc_t0(ctx.sym("ftrace_caller") - rec.func_addr))
 

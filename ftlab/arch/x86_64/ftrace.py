@@ -19,6 +19,22 @@ class X86Ftrace(ArchFtrace):
     def rec_ip(self, site: PatchSite) -> int:
         return site.start
 
+    def null_trampoline(self, addr: int) -> bytes:
+        """A direct trampoline that only returns into the traced function."""
+        return X.ret()
+
+    def emulate_breakpoint(self, hart, addr: int, new: bytes) -> None:
+        """poke_int3_handler(): a CPU that met the int3 runs the instruction being written."""
+        mem = hart.machine.mem
+        if new[0] == X.CALL_OPCODE:
+            target = addr + 5 + int.from_bytes(new[1:5], "little", signed=True)
+            sp = hart.reg("rsp") - 8
+            mem.set_u64(sp, addr + 5)
+            hart.set_reg("rsp", sp)
+            hart.set_reg("rip", target)
+        else:
+            hart.set_reg("rip", addr + len(new))
+
     def _insn(self, rec: DynFtrace, addr: int | None) -> bytes:
         return X.NOP5 if addr is None else X.call_rel32(rec.ip, addr)
 

@@ -1,0 +1,216 @@
+"""Schedule search: iterative context bounding (CHESS) and randomized priorities (PCT).
+
+A schedule is the list of actors chosen at each decision: P (the patcher's next step), W/Wk
+(a buffered store becomes visible), Hn (hart n runs to its next visible point), and Hn:old /
+Hn:udf (the hart executes a stale or undefined fetch). Switching away from an actor that could
+go on, and every non-default fetch or drain choice, costs one preemption."""
+
+from __future__ import annotations
+
+import heapq
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ftlab.explore.world import MAX_ACTIONS, Action, Violation, World
+
+ORDER = ("P", "W")
+
+
+@dataclass
+class Decision:
+    enabled: tuple[str, ...]
+    chosen: str
+    current: str | None
+
+
+@dataclass
+class Execution:
+    decisions: list[Decision]
+    actions: list[Action]
+    violation: Violation | None
+    state_key: tuple
+
+    @property
+    def schedule(self) -> list[str]:
+        return [d.chosen for d in self.decisions]
+
+
+def base(actor: str) -> str:
+    return actor.split(":")[0] if actor.startswith("H") else ("W" if actor.startswith("W")
+                                                              else actor)
+
+
+def cost(d: Decision) -> int:
+    """One preemption for leaving an actor that could continue, or a non-default choice."""
+    if ":" in d.chosen or (d.chosen.startswith("W") and d.chosen != "W"):
+        return 1
+    if d.current is not None and d.current in d.enabled and d.chosen != d.current:
+        return 1
+    return 0
+
+
+def default_choice(current: str | None, enabled: list[str]) -> str:
+    if current is not None and current in enabled:
+        return current
+    for actor in ORDER:
+        if actor in enabled:
+            return actor
+    return next(a for a in enabled if ":" not in a and not a[1:].isdigit() or a.startswith("H"))
+
+
+def execute(world: World, prefix: list[str], record: bool = False) -> Execution:
+    """Run one schedule: `prefix`, then the default (no preemption) continuation."""
+    world.restore()
+    decisions: list[Decision] = []
+    actions: list[Action] = []
+    current: str | None = None
+    violation = None
+    try:
+        while True:
+            enabled = world.enabled()
+            if not enabled:
+                break
+            plain = [a for a in enabled if ":" not in a and a[1:] == "" or a in ("P", "W")
+                     or (a.startswith("H") and ":" not in a)]
+            i = len(decisions)
+            if i < len(prefix):
+                choice = prefix[i]
+                if choice not in enabled:
+                    raise Violation("replay", f"step {i}: {choice} cannot run here "
+                                    f"(enabled: {', '.join(enabled)})")
+            else:
+                choice = default_choice(current, plain)
+            decisions.append(Decision(tuple(enabled), choice, current))
+            action = world.act(choice)
+            if record:
+                actions.append(action)
+            current = base(choice)
+            if len(decisions) > MAX_ACTIONS:
+                raise Violation("hang", f"no end after {MAX_ACTIONS} scheduling decisions")
+        world.check_end()
+    except Violation as v:
+        violation = v
+    key = (tuple(t.result for t in world.tasks), violation.invariant if violation else None)
+    return Execution(decisions, actions, violation, key)
+
+
+@dataclass
+class Stats:
+    schedules: int = 0
+    states: set = field(default_factory=set)
+    seconds: float = 0.0
+    max_preemptions: int = 0
+
+
+@dataclass
+class Outcome:
+    verdict: str  # safe, violation, incomplete
+    execution: Execution | None
+    stats: Stats
+    preemptions: int
+
+
+def _prefix_cost(decisions: list[Decision]) -> int:
+    return sum(cost(d) for d in decisions)
+
+
+def explore_exhaustive(world: World, bound: int, budget: float | None = None,
+                       progress: Callable[[Stats], None] | None = None,
+                       roots: list[list[str]] | None = None) -> Outcome:
+    """Every schedule with at most `bound` preemptions, fewest preemptions first; the first
+    violation found is a minimal-preemption counterexample."""
+    stats = Stats()
+    start = time.perf_counter()
+    heap: list[tuple[int, int, int, list[str]]] = []
+    counter = 0
+    for root in roots or [[]]:
+        heapq.heappush(heap, (0, len(root), counter, root))
+        counter += 1
+    while heap:
+        pcost, _, _, prefix = heapq.heappop(heap)
+        if budget is not None and time.perf_counter() - start > budget:
+            stats.seconds = time.perf_counter() - start
+            return Outcome("incomplete", None, stats, bound)
+        run = execute(world, prefix)
+        stats.schedules += 1
+        stats.states.add(run.state_key)
+        stats.max_preemptions = max(stats.max_preemptions, pcost)
+        if progress is not None and stats.schedules % 25 == 0:
+            stats.seconds = time.perf_counter() - start
+            progress(stats)
+        if run.violation is not None:
+            stats.seconds = time.perf_counter() - start
+            return Outcome("violation", run, stats, _prefix_cost(run.decisions))
+        so_far = _prefix_cost(run.decisions[:len(prefix)])
+        for j in range(len(prefix), len(run.decisions)):
+            d = run.decisions[j]
+            for alt in d.enabled:
+                if alt == d.chosen:
+                    continue
+                alt_cost = so_far + cost(Decision(d.enabled, alt, d.current))
+                if alt_cost > bound:
+                    continue
+                new = [x.chosen for x in run.decisions[:j]] + [alt]
+                heapq.heappush(heap, (alt_cost, len(new), counter, new))
+                counter += 1
+            so_far += cost(d)
+    stats.seconds = time.perf_counter() - start
+    return Outcome("safe", None, stats, bound)
+
+
+def explore_random(world: World, seed: int, schedules: int, depth: int = 2,
+                   budget: float | None = None,
+                   progress: Callable[[Stats], None] | None = None) -> Outcome:
+    """Probabilistic concurrency testing: random actor priorities, `depth` priority changes
+    at random points; fetch and drain choices taken with a small probability."""
+    rng = random.Random(seed)
+    stats = Stats()
+    start = time.perf_counter()
+    for _ in range(schedules):
+        if budget is not None and time.perf_counter() - start > budget:
+            stats.seconds = time.perf_counter() - start
+            return Outcome("incomplete", None, stats, depth)
+        world.restore()
+        prio = {}
+        changes = set(rng.sample(range(1, 200), depth))
+        prefix: list[str] = []
+        current: str | None = None
+        try:
+            step = 0
+            while True:
+                enabled = world.enabled()
+                if not enabled:
+                    break
+                for a in enabled:
+                    prio.setdefault(base(a), rng.random())
+                variants = [a for a in enabled if ":" in a or (a.startswith("W") and a != "W")]
+                if variants and rng.random() < 0.2:
+                    choice = rng.choice(variants)
+                else:
+                    plain = [a for a in enabled if a not in variants]
+                    choice = max(plain, key=lambda a: prio[base(a)])
+                if step in changes and current is not None:
+                    prio[current] = -rng.random()
+                prefix.append(choice)
+                world.act(choice)
+                current = base(choice)
+                step += 1
+                if step > MAX_ACTIONS:
+                    raise Violation("hang", "no end")
+            world.check_end()
+        except Violation:
+            run = execute(world, prefix)
+            stats.schedules += 1
+            stats.seconds = time.perf_counter() - start
+            if run.violation is not None:
+                return Outcome("violation", run, stats, _prefix_cost(run.decisions))
+            continue
+        stats.schedules += 1
+        stats.states.add((tuple(t.result for t in world.tasks), None))
+        if progress is not None and stats.schedules % 25 == 0:
+            stats.seconds = time.perf_counter() - start
+            progress(stats)
+    stats.seconds = time.perf_counter() - start
+    return Outcome("safe", None, stats, depth)

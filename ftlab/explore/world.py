@@ -1,0 +1,501 @@
+"""The race explorer's world: harts running a workload through patch sites while the real
+update path of a scheme runs step by step.
+
+What is modelled, and why it is enough:
+- The patcher's steps are captured from the real update path (ftlab.ftrace.core) once, then
+  applied one at a time. Code writes are split into the ISA's atomic write unit.
+- Each hart keeps a stale view of code it has not re-fetched since a write (an overlay of old
+  bytes) until a sync (IPI, flush_icache_all, the end of stop_machine). Executing an
+  instruction under an overlay is a choice: the stale bytes, the new ones, or (arm64, outside
+  the CMODX-safe set) an undefined instruction.
+- The patcher's data stores (and CALL_OPS literals, read by loads) sit in a store buffer until
+  drained: in order on TSO (x86), in any order within a barrier epoch on weak memory. A sync
+  drains it, as the IPI's implied barrier does.
+- Harts are preempted only at visible operations: before each instruction of a patch site,
+  before each load of shared data in ftrace_caller and the list function, and at instructions
+  a step rewrites. Elsewhere a hart neither fetches patched code nor reads published data, so
+  a patcher step commutes with what it executes there: exploring those points adds no
+  behaviour. stop_machine holds every hart where it is (tasks are not drained).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from unicorn import UC_HOOK_CODE, UC_HOOK_INTR
+
+from ftlab.arch.unwind import disassembler
+from ftlab.ftrace.core import Ftrace
+from ftlab.ftrace.schemes import get_scheme
+from ftlab.ftrace.steps import Barrier, CodeWrite, DataWrite, Step, StopMachine, SyncCore
+from ftlab.ftrace.tracers import TraceInstance
+from ftlab.guest import abi
+from ftlab.machine.hart import Hart
+from ftlab.machine.machine import Machine, Outcome, Scheduler
+from ftlab.machine.task import TaskState
+from ftlab.session import load
+from ftlab.trace.events import FuncEvent, read_trace_array
+
+EXPLORE_C = Path(__file__).parent / "guests" / "explore.c"
+HOT_FUNCS = ("ftrace_caller", "ftrace_ops_list_func")
+FREE_RUN_LIMIT = 200_000  # instructions between two visible points before we call it a hang
+MAX_ACTIONS = 4_000
+
+
+class Violation(Exception):
+    def __init__(self, invariant: str, detail: str) -> None:
+        super().__init__(f"{invariant}: {detail}")
+        self.invariant = invariant
+        self.detail = detail
+
+
+@dataclass
+class Scenario:
+    name: str
+    arch: str
+    scheme: str
+    expect: str  # violation, safe, or find (the verdict is the question)
+    description: str
+    setup: Callable[[World], None]
+    operation: Callable[[World], None]
+    harts: int = 2
+    calls: int = 2
+    guest: Path = EXPLORE_C
+    entry: str = "explore_entry"
+    traced: tuple[str, ...] = ("target",)
+
+
+class StepRecorder:
+    """Captures an update path's steps without applying them; the patcher's own reads see its
+    earlier writes, as they would when it runs."""
+
+    def __init__(self, machine: Machine) -> None:
+        self.machine = machine
+        self.steps: list[Step] = []
+        self.pending: dict[int, int] = {}
+
+    def read(self, addr: int, n: int) -> bytes:
+        data = bytearray(self.machine.mem.read(addr, n))
+        for i in range(n):
+            if addr + i in self.pending:
+                data[i] = self.pending[addr + i]
+        return bytes(data)
+
+    def run(self, steps) -> None:
+        for step in steps:
+            self.steps.append(step)
+            if isinstance(step, CodeWrite | DataWrite):
+                for i, b in enumerate(step.data):
+                    self.pending[step.addr + i] = b
+
+
+@dataclass
+class Action:
+    """One scheduling decision as it ran, for the timeline."""
+
+    actor: str
+    hart: int | None
+    pc: int | None
+    text: str
+
+
+@dataclass
+class RunState:
+    step: int = 0
+    epoch: int = 0
+    buffer: list[tuple[int, int, bytes, str]] = field(default_factory=list)  # epoch, addr
+    stopped: bool = False  # inside stop_machine
+    overlays: list[dict[int, int]] = field(default_factory=list)
+    # pid, ip, ret, done, the trace clock when the site ran
+    oracle: list[tuple[int, int, int, bool, int]] = field(default_factory=list)
+    actions: list[Action] = field(default_factory=list)
+    int3: dict[int, bytes] = field(default_factory=dict)  # site -> instruction being written
+
+
+class World:
+    def __init__(self, scenario: Scenario, harts: int | None = None) -> None:
+        self.sc = scenario
+        self.image = load([scenario.guest], scenario.arch, scheme=scenario.scheme)
+        self.arch = self.image.arch
+        self.scheme = get_scheme(scenario.arch, scenario.scheme)
+        self.nharts = harts or scenario.harts
+        self.expected = self._untraced_result()
+        m = self.machine = Machine(self.image, harts=self.nharts)
+        self.ftrace = Ftrace(m, self.scheme)
+        self.ftrace.boot()
+        self.instances: dict[str, TraceInstance] = {}
+        self.far_tramp = self.image.arch.ram_base + abi.TRAMP_AREA
+        m.text_poke([(self.far_tramp, self.scheme.null_trampoline(self.far_tramp))])
+        self.near_tramp = self.image.addr("ftlab_direct_tramp")
+        scenario.setup(self)
+        self.tasks = [m.spawn(scenario.entry, self._args()) for _ in range(self.nharts)]
+        for hart, task in zip(m.harts, self.tasks, strict=True):
+            m.switch_in(hart, task)
+        recorder = StepRecorder(m)
+        self.ftrace.run_steps = recorder.run
+        self.ftrace.ctx.read = recorder.read
+        scenario.operation(self)
+        self.steps = self._split(recorder.steps)
+        self._final_bytes = dict(recorder.pending)
+        self.hot = self._hot_points()
+        self.free = [True] * self.nharts
+        self.state = RunState()
+        self._bp: list[int | None] = [None] * self.nharts
+        for hart in m.harts:
+            for addr in sorted(self.hot):
+                hart.uc.hook_add(UC_HOOK_CODE, self._on_hot, user_data=hart, begin=addr,
+                                 end=addr)
+            hart.uc.hook_add(UC_HOOK_INTR, self._on_intr, user_data=hart)
+        self.rec_by_ip = {r.ip: r for r in self.ftrace.records}
+        self._clock = self.image.addr("trace_clock_counter")
+        self.snapshot = self._snapshot()
+
+    # --- set-up helpers used by scenarios ------------------------------------------------------
+    def instance(self, name: str) -> TraceInstance:
+        if name not in self.instances:
+            self.instances[name] = TraceInstance(self.ftrace, name, buffer_kb=8)
+        return self.instances[name]
+
+    def _args(self) -> list[int]:
+        return [self.sc.calls] if self.image.model(self.sc.entry).nr_args else []
+
+    def _untraced_result(self) -> int:
+        m = Machine(self.image, harts=1)
+        t = m.spawn(self.sc.entry, self._args())
+        Scheduler(m).run()
+        return t.result or 0
+
+    def _split(self, steps: list[Step]) -> list[Step]:
+        """Code writes in the ISA's atomic units: each unit is one step."""
+        out: list[Step] = []
+        unit = self.arch.atomic_write
+        for s in steps:
+            if isinstance(s, CodeWrite) and len(s.data) > unit and not self._is_literal(s.addr):
+                for off in range(0, len(s.data), unit):
+                    out.append(CodeWrite(s.addr + off, s.data[off:off + unit], s.what))
+            else:
+                out.append(s)
+        return out
+
+    def _is_literal(self, addr: int) -> bool:
+        """CALL_OPS literals sit in the site's pre-function NOPs and are read by loads."""
+        return any(r.site.start <= addr < r.func_addr for r in self.ftrace.records)
+
+    def _hot_points(self) -> set[int]:
+        cs = disassembler(self.arch)
+        mem = self.machine.mem
+        hot: set[int] = set()
+        for rec in self.ftrace.records:
+            end = rec.site.start + rec.site.size
+            for insn in cs.disasm(self._final_view(rec.func_addr, end - rec.func_addr),
+                                  rec.func_addr):
+                hot.add(insn.address)
+            hot.add(rec.func_addr)
+        load = re.compile(self.arch.shared_load)
+        for name in HOT_FUNCS:
+            sym = self.image.function(name)
+            for insn in cs.disasm(mem.read(sym.addr, sym.size), sym.addr):
+                if load.fullmatch(f"{insn.mnemonic} {insn.op_str}"):
+                    hot.add(insn.address)
+        for s in self.steps:
+            if isinstance(s, CodeWrite) and not self._is_literal(s.addr):
+                sym = self.image.func_at(s.addr)
+                if sym is not None:
+                    for insn in cs.disasm(mem.read(sym.addr, sym.size), sym.addr):
+                        if insn.address <= s.addr < insn.address + insn.size:
+                            hot.add(insn.address)
+        return hot
+
+    def _final_view(self, addr: int, n: int) -> bytes:
+        data = bytearray(self.machine.mem.read(addr, n))
+        for i in range(n):
+            if addr + i in self._final_bytes:
+                data[i] = self._final_bytes[addr + i]
+        return bytes(data)
+
+    # --- snapshots -----------------------------------------------------------------------------
+    def _regions(self) -> list[tuple[int, int]]:
+        m = self.machine
+        base = self.arch.ram_base
+        regions = [(base, m.image.end), (base + abi.TRAMP_AREA, base + abi.TRAMP_AREA + 4096),
+                   (base + abi.HEAP_AREA, m.heap.next)]
+        for t in self.tasks:
+            regions.append((t.stack_top + 64 - abi.STACK_SIZE, t.stack_top + 64))
+        return regions
+
+    def _snapshot(self) -> dict:
+        m = self.machine
+        return {
+            "mem": [(lo, m.mem.read(lo, hi - lo)) for lo, hi in self._regions()],
+            "harts": [(h.save_context(), h.task) for h in m.harts],
+            "tasks": [(t.state, list(t.context), t.result, t.fault, t.insns) for t in self.tasks],
+        }
+
+    def restore(self) -> None:
+        m = self.machine
+        snap = self.snapshot
+        for lo, data in snap["mem"]:
+            m.mem.write(lo, data)
+        for t, (state, ctx, result, fault, insns) in zip(self.tasks, snap["tasks"], strict=True):
+            t.state, t.context, t.result, t.fault, t.insns = state, list(ctx), result, fault, insns
+        for h, (ctx, task) in zip(m.harts, snap["harts"], strict=True):
+            h.task = task
+            h.restore_context(ctx)
+            h.uc.ctl_flush_tb()
+            self.free[h.id] = True
+        self.state = RunState(overlays=[{} for _ in m.harts])
+
+    # --- hooks ---------------------------------------------------------------------------------
+    def _on_hot(self, uc, addr, size, hart: Hart) -> None:
+        if self.free[hart.id]:
+            uc.emu_stop()
+            return
+        rec = self.rec_by_ip.get(addr)
+        if rec is not None and hart.task is not None:
+            ret = hart.reg(self.arch.ra) if self.arch.ra else self.machine.mem.u64(
+                hart.reg(self.arch.sp))
+            # complete: every step applied, every store visible, this hart re-fetched
+            done = (self.state.step >= len(self.steps) and not self.state.buffer
+                    and not self.state.overlays[hart.id])
+            clock = self.machine.mem.u64(self._clock)
+            self.state.oracle.append((hart.task.pid, addr, ret, done, clock))
+
+    def _on_intr(self, uc, intno, hart: Hart) -> None:
+        self._bp[hart.id] = intno
+        uc.emu_stop()
+
+    # --- actors --------------------------------------------------------------------------------
+    def enabled(self) -> list[str]:
+        st = self.state
+        acts = []
+        if st.step < len(self.steps):
+            acts.append("P")
+        if st.buffer:
+            acts.append("W")
+            if self.arch.weak_memory:
+                first = st.buffer[0][0]
+                same = [e for e in st.buffer if e[0] == first]
+                acts += [f"W{k}" for k in range(1, len(same))]
+        if not st.stopped:
+            for h in self.machine.harts:
+                if h.task is not None:
+                    acts.append(f"H{h.id}")
+                    acts += [f"H{h.id}:{v}" for v in self._fetch_variants(h)]
+        return acts
+
+    def _fetch_variants(self, hart: Hart) -> list[str]:
+        overlay = self.state.overlays[hart.id]
+        if not overlay:
+            return []
+        pc = hart.pc
+        if pc not in self.hot:
+            return []
+        cs = disassembler(self.arch)
+        new = next(cs.disasm(self.machine.mem.read(pc, 16), pc, 1), None)
+        old = next(cs.disasm(self._view(hart, pc, 16), pc, 1), None)
+        size = max(new.size if new else 4, old.size if old else 4)
+        if not any(a in overlay for a in range(pc, pc + size)):
+            return []
+        variants = ["old"]
+        if self.arch.cmodx_safe is not None:
+            safe = self.arch.cmodx_safe
+            if old is None or new is None or old.mnemonic not in safe or new.mnemonic not in safe:
+                variants.append("udf")
+        return variants
+
+    def _view(self, hart: Hart, addr: int, n: int) -> bytes:
+        overlay = self.state.overlays[hart.id]
+        data = bytearray(self.machine.mem.read(addr, n))
+        for i in range(n):
+            if addr + i in overlay:
+                data[i] = overlay[addr + i]
+        return bytes(data)
+
+    def act(self, actor: str) -> Action:
+        if actor == "P":
+            return self._patch_step()
+        if actor.startswith("W"):
+            return self._drain(int(actor[1:] or 0))
+        hid, _, variant = actor[1:].partition(":")
+        return self._hart_step(self.machine.harts[int(hid)], variant or "new")
+
+    def _patch_step(self) -> Action:
+        st = self.state
+        step = self.steps[st.step]
+        st.step += 1
+        m = self.machine
+        if isinstance(step, CodeWrite) and not self._is_literal(step.addr):
+            if step.data[:1] == b"\xcc" and len(step.data) == 1:
+                site = step.addr
+                st.int3[site] = self._final_view(site, 5)
+            for h in m.harts:
+                overlay = st.overlays[h.id]
+                for i in range(len(step.data)):
+                    overlay.setdefault(step.addr + i, m.mem.read(step.addr + i, 1)[0])
+            m.mem.write(step.addr, step.data)
+            for h in m.harts:
+                h.flush_code(step.addr, step.addr + len(step.data))
+            text = f"code {step.addr:#x} <- {step.data.hex()} ({step.what})"
+        elif isinstance(step, CodeWrite | DataWrite):
+            st.buffer.append((st.epoch, step.addr, step.data, step.what))
+            text = f"store {step.what or hex(step.addr)} = {step.data.hex()} (buffered)"
+        elif isinstance(step, Barrier):
+            st.epoch += 1
+            text = step.kind
+        elif isinstance(step, SyncCore):
+            self._sync()
+            text = f"sync: {step.what} (drain stores, every hart re-fetches)"
+        elif isinstance(step, StopMachine):
+            st.stopped = step.begin
+            if not step.begin:
+                self._sync()
+            text = "stop_machine begins" if step.begin else "stop_machine ends"
+        else:  # pragma: no cover - every Step kind is handled above
+            text = repr(step)
+        if st.step == len(self.steps):
+            text += " [update complete]"
+        return Action("P", None, None, text)
+
+    def _sync(self) -> None:
+        while self.state.buffer:
+            self._drain(0)
+        for overlay in self.state.overlays:
+            overlay.clear()
+
+    def _drain(self, k: int) -> Action:
+        st = self.state
+        epoch, addr, data, what = st.buffer.pop(k)
+        self.machine.mem.write(addr, data)
+        if self._is_literal(addr):
+            for h in self.machine.harts:
+                h.flush_code(addr, addr + len(data))
+        return Action("W", None, None, f"visible: {what or hex(addr)} = {data.hex()}")
+
+    def _hart_step(self, hart: Hart, variant: str) -> Action:
+        m = self.machine
+        pc = hart.pc
+        task = hart.task
+        assert task is not None
+        where = self.image.symbolize(pc)
+        cs = disassembler(self.arch)
+        text = ""
+        if pc in self.hot:
+            view = self._view(hart, pc, 16) if variant == "old" else m.mem.read(pc, 16)
+            if variant == "udf":
+                view = self.arch.undefined_insn + view[len(self.arch.undefined_insn):]
+            insn = next(cs.disasm(view, pc, 1), None)
+            text = f"{insn.mnemonic} {insn.op_str}".strip() if insn else view[:4].hex()
+            if variant != "new":
+                text += f" [{variant} fetch]"
+            self._step_one(hart, variant)
+            if variant == "new":
+                size = insn.size if insn else 4
+                for a in range(pc, pc + size):
+                    self.state.overlays[hart.id].pop(a, None)
+        if hart.task is task and task.state == TaskState.RUNNING:
+            self.free[hart.id] = True
+            outcome = Outcome.CONTINUE
+            while outcome == Outcome.CONTINUE and hart.task is task:
+                outcome = m.run_slice(hart, FREE_RUN_LIMIT)
+            self.free[hart.id] = False
+            self._check_outcome(hart, task, outcome)
+            if outcome == Outcome.SLICE and hart.task is task and hart.pc not in self.hot:
+                raise Violation("hang", f"hart {hart.id} ran {FREE_RUN_LIMIT} instructions "
+                                f"without reaching a visible point ({self.image.symbolize(hart.pc)})")
+        return Action(f"H{hart.id}", hart.id, pc, f"{where}: {text}" if text else where)
+
+    def _step_one(self, hart: Hart, variant: str) -> None:
+        m = self.machine
+        pc = hart.pc
+        task = hart.task
+        saved = None
+        if variant in ("old", "udf"):
+            view = self._view(hart, pc, 16)
+            if variant == "udf":
+                view = self.arch.undefined_insn + view[len(self.arch.undefined_insn):]
+            saved = m.mem.read(pc, 16)
+            m.mem.write(pc, view)
+            hart.flush_code(pc, pc + 16)
+        self.free[hart.id] = False
+        try:
+            outcome = m.run_slice(hart, 1)
+        finally:
+            if saved is not None:
+                m.mem.write(pc, saved)
+                hart.flush_code(pc, pc + 16)
+        bp = self._bp[hart.id]
+        if bp is not None:
+            self._bp[hart.id] = None
+            self._breakpoint(hart, pc, bp, variant)
+            return
+        self._check_outcome(hart, task, outcome)
+
+    def _breakpoint(self, hart: Hart, pc: int, intno: int, variant: str = "new") -> None:
+        new = self.state.int3.get(pc)
+        if variant == "udf":
+            raise Violation("undefined instruction", f"hart {hart.id} executed an undefined "
+                            f"instruction at {self.image.symbolize(pc)}: it fetched an "
+                            "instruction being modified outside the Arm ARM's CMODX-safe set")
+        if new is None:
+            raise Violation("undefined instruction", f"hart {hart.id} trapped (interrupt {intno}) "
+                            f"at {self.image.symbolize(pc)} with no patch in progress")
+        self.scheme.emulate_breakpoint(hart, pc, new)
+
+    def _check_outcome(self, hart: Hart, task, outcome: Outcome) -> None:
+        if outcome == Outcome.FAULT:
+            fault = task.fault
+            raise Violation("guest fault", fault.report() if fault else "fault")
+        if self._bp[hart.id] is not None:
+            bp = self._bp[hart.id]
+            self._bp[hart.id] = None
+            self._breakpoint(hart, hart.pc - 1, bp)
+
+    # --- the end of a schedule -----------------------------------------------------------------
+    def finished(self) -> bool:
+        return all(t.state != TaskState.RUNNING and t.state != TaskState.RUNNABLE
+                   for t in self.tasks) and self.state.step >= len(self.steps) and \
+            not self.state.buffer
+
+    def check_end(self) -> None:
+        for t in self.tasks:
+            if t.fault is not None:
+                raise Violation("guest fault", t.fault.report())
+            if t.result != self.expected:
+                raise Violation("wrong result", f"task {t.name} returned {t.result}, the "
+                                f"untraced run returns {self.expected}")
+        self._check_trace()
+
+    def _check_trace(self) -> None:
+        calls = list(self.state.oracle)
+        used = [False] * len(calls)
+        for name, inst in self.instances.items():
+            _, bufs = read_trace_array(self.machine.mem.read, inst.addr, self.nharts)
+            events = [e for b in bufs for e in b.events if isinstance(e, FuncEvent)]
+            for e in events:
+                # the record belongs to the latest matching call whose site ran before it
+                cands = [i for i, (pid, ip, ret, _, clk) in enumerate(calls)
+                         if not used[i] and pid == e.pid and ip == e.ip and ret == e.parent_ip
+                         and clk < e.ts]
+                match = max(cands, key=lambda i: (calls[i][4], i)) if cands else None
+                if match is None:
+                    raise Violation("trace record", f"instance {name}: a record for "
+                                    f"{self.image.symbolize(e.ip)} <- "
+                                    f"{self.image.symbolize(e.parent_ip)} (pid {e.pid}) matches "
+                                    "no call the emulator saw: spurious or duplicated")
+                used[match] = True
+                rec = self.rec_by_ip[e.ip]
+                live = inst.ops is not None and inst.ops.registered and inst.tracer == "function"
+                if calls[match][3] and not (live and inst.ops.covers(rec.func)):
+                    raise Violation("trace record", f"instance {name}: {rec.func} was traced "
+                                    "after the update that stopped tracing it completed")
+            ops = inst.ops
+            if ops is None or not ops.registered or inst.tracer != "function":
+                continue
+            for i, (pid, ip, _ret, done, _clk) in enumerate(calls):
+                rec = self.rec_by_ip[ip]
+                if done and ops.covers(rec.func) and not used[i]:
+                    raise Violation("trace record", f"instance {name}: the call of {rec.func} "
+                                    f"by pid {pid} after the update completed was not traced")
