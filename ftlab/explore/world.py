@@ -403,8 +403,9 @@ class World:
             self.free[hart.id] = False
             self._check_outcome(hart, task, outcome)
             if outcome == Outcome.SLICE and hart.task is task and hart.pc not in self.hot:
+                where_now = self.image.symbolize(hart.pc)
                 raise Violation("hang", f"hart {hart.id} ran {FREE_RUN_LIMIT} instructions "
-                                f"without reaching a visible point ({self.image.symbolize(hart.pc)})")
+                                f"without reaching a visible point ({where_now})")
         return Action(f"H{hart.id}", hart.id, pc, f"{where}: {text}" if text else where)
 
     def _step_one(self, hart: Hart, variant: str) -> None:
