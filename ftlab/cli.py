@@ -90,6 +90,26 @@ def build_parser() -> argparse.ArgumentParser:
     trace = sub.add_parser("trace", help="run an entry under an ftrace tracer, print the trace")
     _add_guest_args(trace)
     _add_trace_args(trace)
+    ex = sub.add_parser("explore", help="search interleavings of live patching for races")
+    ex.add_argument("scenario", nargs="?", help="a built-in scenario (see --list)")
+    ex.add_argument("--list", action="store_true", help="list the built-in scenarios")
+    ex.add_argument("--harts", type=int, default=None, help="harts (default: the scenario's)")
+    ex.add_argument("--preemptions", type=int, default=2, help="preemption bound (default 2)")
+    ex.add_argument("--strategy", default="exhaustive", help="exhaustive or random")
+    ex.add_argument("--seed", type=int, default=0)
+    ex.add_argument("--schedules", type=int, default=2000, help="random: schedules to try")
+    ex.add_argument("--jobs", type=int, default=1, help="processes for exhaustive search")
+    ex.add_argument("--budget", type=float, default=None, help="seconds before giving up")
+    ex.add_argument("--format", default="text", help="text or json")
+    ex.add_argument("-o", "--output", help="also write the report here (.json: JSON)")
+    ex.add_argument("--guest", help="your own guest C file")
+    ex.add_argument("--entry", help="with --guest: the workload entry (takes 0 or 1 argument)")
+    ex.add_argument("--arch", type=_arch, help="with --guest")
+    ex.add_argument("--scheme", help="with --guest")
+    ex.add_argument("--operation", help="with --guest: enable, disable, modify, direct-swap")
+    ex.add_argument("--filter", action="append", default=[], help="with --guest: functions")
+    rp = sub.add_parser("replay", help="re-run a saved explorer counterexample")
+    rp.add_argument("report", help="a JSON report written by ftlab explore -o FILE.json")
     demo = sub.add_parser("demo", help="run the bundled example on all three architectures")
     demo.add_argument("--arch", action="append", type=_arch, help="only these architectures")
     return parser
@@ -144,13 +164,47 @@ def cmd_trace(ns: argparse.Namespace) -> int:
     return 1 if result.faults else 0
 
 
+def cmd_explore(ns: argparse.Namespace) -> int:
+    from ftlab.explore.run import list_scenarios, run_explore
+
+    if ns.list:
+        print(list_scenarios())
+        return 0
+    _check_choice("strategy", ns.strategy, ["exhaustive", "random"])
+    _check_choice("format", ns.format, ["text", "json"])
+    if ns.guest:
+        missing = [o for o in ("entry", "arch", "scheme", "operation") if not getattr(ns, o)]
+        if missing:
+            raise UsageError("--guest needs " + ", ".join(f"--{m}" for m in missing))
+        from ftlab.ftrace.schemes import get_scheme
+
+        get_scheme(ns.arch, ns.scheme)
+        spec = {"guest": ns.guest, "entry": ns.entry, "arch": ns.arch, "scheme": ns.scheme,
+                "operation": ns.operation, "filters": ns.filter}
+    elif ns.scenario:
+        spec = {"name": ns.scenario}
+    else:
+        raise UsageError("name a scenario (see ftlab explore --list) or give --guest")
+    if ns.preemptions < 0 or ns.jobs < 1:
+        raise UsageError("--preemptions must be >= 0 and --jobs >= 1")
+    return run_explore(spec, ns.harts, ns.preemptions, ns.strategy, ns.seed, ns.jobs,
+                       ns.budget, ns.format, ns.output, ns.schedules)
+
+
+def cmd_replay(ns: argparse.Namespace) -> int:
+    from ftlab.explore.run import run_replay
+
+    return run_replay(ns.report)
+
+
 def cmd_demo(ns: argparse.Namespace) -> int:
     from ftlab.demo import run_demo
 
     return run_demo(ns.arch or list(ARCH_NAMES))
 
 
-COMMANDS = {"run": cmd_run, "trace": cmd_trace, "demo": cmd_demo}
+COMMANDS = {"run": cmd_run, "trace": cmd_trace, "explore": cmd_explore, "replay": cmd_replay,
+            "demo": cmd_demo}
 
 
 def _join_values(argv: Sequence[str]) -> list[str]:
@@ -170,7 +224,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
         ns = parser.parse_args(_join_values(sys.argv[1:] if argv is None else argv))
-        if getattr(ns, "harts", 1) < 1:
+        if (getattr(ns, "harts", 1) or 1) < 1:
             raise UsageError("--harts must be at least 1")
         return COMMANDS[ns.command](ns)
     except FtlabError as err:

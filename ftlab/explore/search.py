@@ -92,6 +92,8 @@ def execute(world: World, prefix: list[str], record: bool = False) -> Execution:
         world.check_end()
     except Violation as v:
         violation = v
+        if record and v.action is not None:
+            actions.append(v.action)
     key = (tuple(t.result for t in world.tasks), violation.invariant if violation else None)
     return Execution(decisions, actions, violation, key)
 

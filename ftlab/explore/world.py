@@ -50,6 +50,7 @@ class Violation(Exception):
         super().__init__(f"{invariant}: {detail}")
         self.invariant = invariant
         self.detail = detail
+        self.action: Action | None = None  # the step during which it happened
 
 
 @dataclass
@@ -320,7 +321,17 @@ class World:
         if actor.startswith("W"):
             return self._drain(int(actor[1:] or 0))
         hid, _, variant = actor[1:].partition(":")
-        return self._hart_step(self.machine.harts[int(hid)], variant or "new")
+        hart = self.machine.harts[int(hid)]
+        pc = hart.pc
+        try:
+            return self._hart_step(hart, variant or "new")
+        except Violation as v:
+            insn = next(disassembler(self.arch).disasm(self._view(hart, pc, 16), pc, 1), None)
+            shown = f": {insn.mnemonic} {insn.op_str}".rstrip() if insn else ""
+            v.action = Action(actor, hart.id, pc, f"{self.image.symbolize(pc)}{shown}"
+                              f"{' [' + variant + ' fetch]' if variant else ''} -> "
+                              f"{v.invariant}")
+            raise
 
     def _patch_step(self) -> Action:
         st = self.state

@@ -1,0 +1,126 @@
+"""`ftlab explore` and `ftlab replay`: drive the search, print verdicts and counterexamples."""
+
+from __future__ import annotations
+
+import json
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from ftlab.explore.report import load_report, replay, report_dict, timeline
+from ftlab.explore.scenarios import SCENARIOS, custom_scenario, get_scenario
+from ftlab.explore.search import Outcome, Stats, execute, explore_exhaustive, explore_random
+from ftlab.explore.world import Scenario, World
+
+EXIT = {"safe": 0, "violation": 1, "incomplete": 3}
+
+
+def list_scenarios() -> str:
+    lines = [f"{'scenario':32} {'expected':10} description"]
+    for s in SCENARIOS.values():
+        lines.append(f"{s.name:32} {s.expect:10} {s.description}")
+    return "\n".join(lines)
+
+
+def _progress(stats: Stats) -> None:
+    if sys.stderr.isatty():
+        sys.stderr.write(f"\r  {stats.schedules} schedules, {len(stats.states)} distinct end "
+                         f"states, {stats.seconds:.1f} s")
+        sys.stderr.flush()
+
+
+def _worker(args: tuple) -> tuple[str, int, list[str] | None, int, float]:
+    spec, harts, bound, budget, roots = args
+    sc = _scenario(spec)
+    world = World(sc, harts=harts)
+    out = explore_exhaustive(world, bound, budget=budget, roots=roots)
+    sched = out.execution.schedule if out.execution else None
+    return out.verdict, out.stats.schedules, sched, out.preemptions, out.stats.seconds
+
+
+def _scenario(spec: dict) -> Scenario:
+    if spec.get("name"):
+        return get_scenario(spec["name"])
+    return custom_scenario(spec["guest"], spec["entry"], spec["arch"], spec["scheme"],
+                           spec["operation"], spec["filters"])
+
+
+def explore(spec: dict, harts: int | None, bound: int, strategy: str, seed: int, jobs: int,
+            budget: float | None, schedules: int) -> tuple[Scenario, World, Outcome]:
+    sc = _scenario(spec)
+    world = World(sc, harts=harts)
+    if strategy == "random":
+        return sc, world, explore_random(world, seed, schedules, depth=max(1, bound),
+                                         budget=budget, progress=_progress)
+    if jobs <= 1:
+        return sc, world, explore_exhaustive(world, bound, budget=budget, progress=_progress)
+    # one subtree per first decision, spread over processes
+    first = execute(world, []).decisions[0].enabled
+    roots = [[a] for a in first]
+    total = Stats()
+    found: Outcome | None = None
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        results = pool.map(_worker, [(spec, harts, bound, budget, [r]) for r in roots])
+        verdicts = []
+        for verdict, n, sched, pre, secs in results:
+            total.schedules += n
+            total.seconds = max(total.seconds, secs)
+            verdicts.append(verdict)
+            if verdict == "violation" and (found is None or pre < found.preemptions):
+                run = execute(world, sched)
+                found = Outcome("violation", run, total, pre)
+    if found is not None:
+        found.stats = total
+        return sc, world, found
+    verdict = "incomplete" if "incomplete" in verdicts else "safe"
+    return sc, world, Outcome(verdict, None, total, bound)
+
+
+def format_text(sc: Scenario, world: World, out: Outcome, strategy: str) -> str:
+    s = out.stats
+    lines = [f"scenario {sc.name} ({sc.arch}, scheme {sc.scheme}, {world.nharts} harts): "
+             f"{sc.description}",
+             f"verdict: {out.verdict} (expected: {sc.expect}); {strategy}, "
+             f"{s.schedules} schedules, {len(s.states)} distinct end states, {s.seconds:.1f} s"]
+    if out.execution is not None and out.execution.violation is not None:
+        v = out.execution.violation
+        lines.append(f"invariant broken: {v.invariant} (with {out.preemptions} preemption(s))")
+        lines.append("")
+        run = execute(world, out.execution.schedule, record=True)
+        lines.append(timeline(world, run))
+        lines.append("")
+        lines.append(v.detail)
+    elif out.verdict == "safe":
+        lines.append(f"no schedule with at most {out.preemptions} preemption(s) breaks an "
+                     "invariant")
+    return "\n".join(lines) + "\n"
+
+
+def run_explore(spec: dict, harts: int | None, bound: int, strategy: str, seed: int,
+                jobs: int, budget: float | None, fmt: str, output: str | None,
+                schedules: int) -> int:
+    sc, world, out = explore(spec, harts, bound, strategy, seed, jobs, budget, schedules)
+    if sys.stderr.isatty():
+        sys.stderr.write("\n")
+    doc = report_dict(sc, world, out, strategy)
+    text = json.dumps(doc, indent=2) + "\n" if fmt == "json" else format_text(sc, world, out,
+                                                                               strategy)
+    if output:
+        Path(output).write_text(json.dumps(doc, indent=2) + "\n" if output.endswith(".json")
+                                else text)
+        sys.stdout.write(format_text(sc, world, out, strategy) if fmt != "json" else text)
+    else:
+        sys.stdout.write(text)
+    return EXIT[out.verdict]
+
+
+def run_replay(path: str) -> int:
+    doc = load_report(path)
+    world, run = replay(doc)
+    print(f"replaying {doc.get('scenario')} ({len(run.decisions)} decisions)")
+    print(timeline(world, run))
+    if run.violation is not None:
+        print(f"\nreproduced: {run.violation.invariant}\n{run.violation.detail}")
+        return 1
+    print("\nthe schedule no longer breaks an invariant")
+    return 0
