@@ -112,7 +112,29 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("report", help="a JSON report written by ftlab explore -o FILE.json")
     demo = sub.add_parser("demo", help="run the bundled example on all three architectures")
     demo.add_argument("--arch", action="append", type=_arch, help="only these architectures")
+    for module in _plugins():
+        COMMANDS.update(module.register(sub, _add_guest_args, _add_trace_args))
     return parser
+
+
+# Commands that live with their subsystem: each module has register(sub, add_guest_args,
+# add_trace_args) -> {command: handler(namespace) -> exit code}.
+PLUGIN_MODULES = ("ftlab.bpf.command", "ftlab.bench.command", "ftlab.tracefs.command")
+
+
+def _plugins() -> list:
+    import importlib
+    import importlib.util
+
+    found = []
+    for name in PLUGIN_MODULES:
+        try:
+            spec = importlib.util.find_spec(name)
+        except ModuleNotFoundError:
+            spec = None
+        if spec is not None:
+            found.append(importlib.import_module(name))
+    return found
 
 
 def cmd_run(ns: argparse.Namespace) -> int:
