@@ -246,7 +246,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
         ns = parser.parse_args(_join_values(sys.argv[1:] if argv is None else argv))
-        if (getattr(ns, "harts", 1) or 1) < 1:
+        harts = getattr(ns, "harts", None)
+        if harts is not None and harts < 1:
             raise UsageError("--harts must be at least 1")
         return COMMANDS[ns.command](ns)
     except FtlabError as err:
