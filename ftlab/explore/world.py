@@ -128,7 +128,7 @@ class World:
         self.ftrace = Ftrace(m, self.scheme)
         self.ftrace.boot()
         self.instances: dict[str, TraceInstance] = {}
-        self.far_tramp = self.image.arch.ram_base + abi.TRAMP_AREA
+        self.far_tramp = m.text_heap.alloc(64)
         m.text_poke([(self.far_tramp, self.scheme.null_trampoline(self.far_tramp))])
         self.near_tramp = self.image.addr("ftlab_direct_tramp")
         scenario.setup(self)

@@ -88,6 +88,8 @@ class Machine:
         self.events: list[MachineEvent] = []
         self.code_flushes = 0
         self.heap = GuestHeap(self.arch.ram_base + abi.HEAP_AREA, abi.RAM_SIZE - abi.HEAP_AREA)
+        # generated code (trampolines) goes here, within reach of the image's branches
+        self.text_heap = GuestHeap(self.arch.ram_base + abi.TRAMP_AREA, abi.TRAMP_AREA_SIZE)
         for _ in range(harts):
             self.add_hart()
 

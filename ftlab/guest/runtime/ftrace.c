@@ -418,21 +418,19 @@ u64 ftrace_return_to_handler(u64 fp)
 /* ---- trace_printk (binary records, formatted when read: kernel/trace/trace_printk.c) ------- */
 #define BPRINT_MAX_WORDS 48
 
-int __trace_bprintk(u64 ip, const char *fmt, ...)
+static void trace_vbprintk(u64 ip, const char *fmt, __builtin_va_list ap, u64 *frame)
 {
 	struct trace_array *tr = ftlab_printk_tr;
 	u64 words[BPRINT_MAX_WORDS];
 	u64 n = 0;
-	__builtin_va_list ap;
 	struct trace_entry *e;
 	int bit;
 
 	if (!tr || !tr->tracing_on)
-		return 0;
+		return;
 	bit = trace_recursion_enter(TRACE_PRINTK);
 	if (bit < 0)
-		return 0;
-	__builtin_va_start(ap, fmt);
+		return;
 	for (const char *p = fmt; *p && n < BPRINT_MAX_WORDS - 1; p++) {
 		int lng = 0;
 
@@ -474,7 +472,6 @@ int __trace_bprintk(u64 ip, const char *fmt, ...)
 			words[n++] = (u64)(u32)__builtin_va_arg(ap, int);
 		}
 	}
-	__builtin_va_end(ap);
 	preempt_disable_notrace();
 	e = rb_reserve(tr, TRACE_BPRINT, 24 + 8 * n, 0);
 	if (e) {
@@ -485,12 +482,81 @@ int __trace_bprintk(u64 ip, const char *fmt, ...)
 			payload(e)[3 + i] = words[i];
 		rb_commit(tr);
 	}
+	/* the stacktrace option: a stack after the event, from the printing function's caller */
 	if (tr->flags & TRACE_ITER_STACKTRACE) {
-		u64 first[1] = { (u64)__builtin_return_address(0) };
+		u64 first[1] = { FRAME_RET((u64)frame) };
 
-		trace_stack(tr, first, 1, FRAME_PREV((u64)__builtin_frame_address(0)));
+		trace_stack(tr, first, 1, FRAME_PREV((u64)frame));
 	}
 	preempt_enable_notrace();
 	trace_recursion_exit(bit);
+}
+
+int __trace_bprintk(u64 ip, const char *fmt, ...)
+{
+	__builtin_va_list ap;
+
+	__builtin_va_start(ap, fmt);
+	trace_vbprintk(ip, fmt, ap, __builtin_frame_address(0));
+	__builtin_va_end(ap);
 	return 0;
+}
+
+/* bpf_printk's helper: the event names bpf_trace_printk, as the kernel's trace event does */
+int bpf_trace_printk(const char *fmt, ...)
+{
+	__builtin_va_list ap;
+
+	__builtin_va_start(ap, fmt);
+	trace_vbprintk((u64)bpf_trace_printk, fmt, ap, __builtin_frame_address(0));
+	__builtin_va_end(ap);
+	return 0;
+}
+
+/* Mass attach: (function address, ctx slots) pairs sorted by address, written by ftlab */
+u64 *ftlab_bpf_func_table;
+u64 ftlab_bpf_func_count;
+
+u64 ftlab_bpf_func_nslots(u64 ip)
+{
+	u64 lo = 0, hi = ftlab_bpf_func_count;
+
+	while (lo < hi) {
+		u64 mid = lo + (hi - lo) / 2;
+
+		if (ftlab_bpf_func_table[2 * mid] == ip)
+			return ftlab_bpf_func_table[2 * mid + 1];
+		if (ftlab_bpf_func_table[2 * mid] < ip)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return 0;
+}
+
+/* A shared trampoline keeps the return value after this function's own arguments too */
+void ftlab_bpf_store_ret(u64 *ctx, u64 value)
+{
+	ctx[ctx[-1]] = value;
+}
+
+u64 bpf_get_func_ip(void *ctx)
+{
+	return ((u64 *)ctx)[-2];
+}
+
+long bpf_get_stack(void *ctx, u64 *buf, u32 size, u64 flags)
+{
+	u64 fp = (u64)__builtin_frame_address(0);
+	u32 n = 0;
+
+	while (fp && !(fp & 7) && (n + 1) * 8 <= size) {
+		u64 ret = FRAME_RET(fp);
+
+		if (!ret)
+			break;
+		buf[n++] = ret;
+		fp = FRAME_PREV(fp);
+	}
+	return (long)n * 8;
 }

@@ -1,0 +1,78 @@
+"""arm64 BPF trampoline emitter (arch/arm64/net/bpf_jit_comp.c): entered from func+4 after
+`mov x9, x30`, so x9 = the parent and x30 = func+8; x0 is argument 0 and the return value."""
+
+from __future__ import annotations
+
+from ftlab.arch.arm64 import encode as A
+from ftlab.bpf.asm import Asm
+
+ARG_REGS = ("x0", "x1", "x2", "x3", "x4", "x5", "x6", "x7")
+SPLIT_PAIRS = False
+COMPOSITE_ALL_OR_STACK = True
+SITE_LEN = 8  # mov x9, x30; bl
+
+
+class Emitter:
+    def __init__(self, frames: str) -> None:
+        self.frames = frames
+        self.args_base = {"entry": 32, "legacy": 16}[frames]  # entry sp, relative to x29
+        self.x9_slot = 0  # set by the builder: where x9 (the parent) is kept
+
+    def prologue(self, a: Asm, size: int) -> None:
+        if self.frames == "entry":
+            # (FP, x9) then (FP, LR): the parent and the traced function both unwind
+            a.emit(A.stp("x29", "x9", "sp", -16, index="pre") + A.add_imm("x29", "sp", 0))
+        a.emit(A.stp("x29", "x30", "sp", -16, index="pre") + A.add_imm("x29", "sp", 0))
+        a.emit(A.sub_imm("sp", "sp", size))
+        a.emit(A.str_imm("x9", "sp", self.x9_slot))
+
+    def store_reg(self, a: Asm, reg: str, off: int) -> None:
+        a.emit(A.str_imm(reg, "sp", off))
+
+    def load_reg(self, a: Asm, reg: str, off: int) -> None:
+        a.emit(A.ldr_imm(reg, "sp", off))
+
+    def copy_entry_stack(self, a: Asm, k: int, off: int) -> None:
+        a.emit(A.ldr_imm("x10", "x29", self.args_base + 8 * k) + A.str_imm("x10", "sp", off))
+
+    def store_imm(self, a: Asm, off: int, value: int) -> None:
+        a.emit(A.mov_imm64("x10", value) + A.str_imm("x10", "sp", off))
+
+    def store_func_ip(self, a: Asm, off: int) -> None:
+        a.emit(A.ldr_imm("x10", "x29", 8) + A.sub_imm("x10", "x10", SITE_LEN)
+               + A.str_imm("x10", "sp", off))
+
+    def call(self, a: Asm, addr: int, ctx_off: int, second_from: int | None = None) -> None:
+        a.emit(A.add_imm("x0", "sp", ctx_off))
+        if second_from is not None:
+            a.emit(A.ldr_imm("x1", "sp", second_from))
+        a.emit(A.mov_imm64("x16", addr) + A.blr("x16"))
+
+    def call_plain(self, a: Asm, addr: int, arg_from: int) -> None:
+        a.emit(A.ldr_imm("x0", "sp", arg_from) + A.mov_imm64("x16", addr) + A.blr("x16"))
+
+    def store_ret(self, a: Asm, off: int) -> None:
+        a.emit(A.str_imm("x0", "sp", off))
+
+    def load_ret(self, a: Asm, off: int) -> None:
+        a.emit(A.ldr_imm("x0", "sp", off))
+
+    def branch_if_ret(self, a: Asm, label: str) -> None:
+        a.branch(label, 4, lambda pc, target: A.cbnz("x0", pc, target))
+
+    def call_orig(self, a: Asm, func: int) -> None:
+        a.emit(A.mov_imm64("x16", func + SITE_LEN) + A.blr("x16"))
+
+    def call_orig_from(self, a: Asm, ip_off: int) -> None:
+        a.emit(A.ldr_imm("x16", "sp", ip_off) + A.add_imm("x16", "x16", SITE_LEN) + A.blr("x16"))
+
+    def epilogue(self, a: Asm, size: int, skip_frame: bool) -> None:
+        a.emit(A.ldr_imm("x9", "sp", self.x9_slot))
+        a.emit(A.add_imm("sp", "sp", size))
+        a.emit(A.ldp("x29", "x30", "sp", 16, index="post"))
+        if self.frames == "entry":
+            a.emit(A.ldp("x29", "x9", "sp", 16, index="post"))
+        if skip_frame:  # return to the parent with x0 (reloaded from the return slot)
+            a.emit(A.mov_reg("x30", "x9") + A.ret("x30"))
+        else:  # go on into the traced function, the parent back in x30
+            a.emit(A.mov_reg("x10", "x30") + A.mov_reg("x30", "x9") + A.ret("x10"))

@@ -1,0 +1,74 @@
+"""riscv64 BPF trampoline emitter (arch/riscv/net/bpf_jit_comp64.c, seed 000's frames):
+entered by `jalr t0` from func+4, so t0 = func+8 and ra = the parent."""
+
+from __future__ import annotations
+
+from ftlab.arch.riscv64 import encode as R
+from ftlab.bpf.asm import Asm
+
+ARG_REGS = ("a0", "a1", "a2", "a3", "a4", "a5", "a6", "a7")
+SPLIT_PAIRS = True
+COMPOSITE_ALL_OR_STACK = False
+SITE_LEN = 8  # auipc t0; jalr t0
+
+
+class Emitter:
+    def __init__(self, frames: str) -> None:
+        self.frames = frames
+        self.args_base = 16  # entry sp, relative to s0, for both frame shapes
+
+    def prologue(self, a: Asm, size: int) -> None:
+        a.emit(R.addi("sp", "sp", -32))
+        if self.frames == "entry":
+            # FP+8 parent RA, FP+0 parent FP; FP-8 RA into the traced function, FP-16 its FP
+            a.emit(R.sd("ra", "sp", 24) + R.sd("s0", "sp", 16) + R.sd("t0", "sp", 8))
+            a.emit(R.addi("t1", "sp", 32) + R.sd("t1", "sp", 0))
+        else:  # pre-fix: one record; the parent's frame is not linked (it vanishes)
+            a.emit(R.sd("ra", "sp", 24) + R.sd("t0", "sp", 8) + R.sd("s0", "sp", 0))
+        a.emit(R.addi("s0", "sp", 16) + R.addi("sp", "sp", -size))
+
+    def store_reg(self, a: Asm, reg: str, off: int) -> None:
+        a.emit(R.sd(reg, "sp", off))
+
+    def load_reg(self, a: Asm, reg: str, off: int) -> None:
+        a.emit(R.ld(reg, "sp", off))
+
+    def copy_entry_stack(self, a: Asm, k: int, off: int) -> None:
+        a.emit(R.ld("t1", "s0", self.args_base + 8 * k) + R.sd("t1", "sp", off))
+
+    def store_imm(self, a: Asm, off: int, value: int) -> None:
+        a.emit(R.li("t1", value) + R.sd("t1", "sp", off))
+
+    def store_func_ip(self, a: Asm, off: int) -> None:
+        a.emit(R.ld("t1", "s0", -8) + R.addi("t1", "t1", -SITE_LEN) + R.sd("t1", "sp", off))
+
+    def call(self, a: Asm, addr: int, ctx_off: int, second_from: int | None = None) -> None:
+        a.emit(R.addi("a0", "sp", ctx_off))
+        if second_from is not None:
+            a.emit(R.ld("a1", "sp", second_from))
+        a.emit(R.li("t1", addr) + R.jalr("ra", "t1", 0))
+
+    def call_plain(self, a: Asm, addr: int, arg_from: int) -> None:
+        a.emit(R.ld("a0", "sp", arg_from) + R.li("t1", addr) + R.jalr("ra", "t1", 0))
+
+    def store_ret(self, a: Asm, off: int) -> None:
+        a.emit(R.sd("a0", "sp", off))
+
+    def load_ret(self, a: Asm, off: int) -> None:
+        a.emit(R.ld("a0", "sp", off))
+
+    def branch_if_ret(self, a: Asm, label: str) -> None:
+        a.branch(label, 4, lambda pc, target: R.bnez("a0", pc, target))
+
+    def call_orig(self, a: Asm, func: int) -> None:
+        a.emit(R.li("t1", func + SITE_LEN) + R.jalr("ra", "t1", 0))
+
+    def call_orig_from(self, a: Asm, ip_off: int) -> None:
+        a.emit(R.ld("t1", "sp", ip_off) + R.addi("t1", "t1", SITE_LEN) + R.jalr("ra", "t1", 0))
+
+    def epilogue(self, a: Asm, size: int, skip_frame: bool) -> None:
+        a.emit(R.addi("sp", "sp", size))
+        a.emit(R.ld("ra", "sp", 24) + R.ld("t0", "sp", 8))
+        a.emit(R.ld("s0", "sp", 16 if self.frames == "entry" else 0))
+        a.emit(R.addi("sp", "sp", 32))
+        a.emit(R.jalr("zero", "ra" if skip_frame else "t0", 0))

@@ -1,0 +1,82 @@
+"""x86_64 BPF trampoline emitter (arch/x86/net/bpf_jit_comp.c, __arch_prepare_bpf_trampoline):
+entered by `call` from the 5-byte site, so [rsp] = func+5 and [rsp+8] = the parent."""
+
+from __future__ import annotations
+
+from ftlab.arch.x86_64 import encode as X
+from ftlab.bpf.asm import Asm
+
+ARG_REGS = ("rdi", "rsi", "rdx", "rcx", "r8", "r9")
+SPLIT_PAIRS = False
+COMPOSITE_ALL_OR_STACK = False
+SITE_LEN = 5  # the traced function continues at func + 5
+PUSH_RSP_8 = bytes.fromhex("ff742408")  # push qword ptr [rsp + 8]
+PUSH_RSP_16 = bytes.fromhex("ff742410")  # push qword ptr [rsp + 16]
+
+
+class Emitter:
+    def __init__(self, frames: str) -> None:
+        self.frames = frames
+        # where the traced function's stack arguments start, relative to rbp
+        self.args_base = {"entry": 48, "legacy": 24}[frames]
+        self.ret_slot = {"entry": 32, "legacy": 8}[frames]  # [rbp + this] = func+5
+
+    def prologue(self, a: Asm, size: int) -> None:
+        if self.frames == "entry":
+            # a frame record for the parent and one for the traced function (seed 000);
+            # ftlab unwinds by frame pointers, so x86 gets the parent frame too
+            a.emit(PUSH_RSP_8 + X.push("rbp") + X.mov_reg_reg("rbp", "rsp"))
+            a.emit(PUSH_RSP_16 + X.push("rbp") + X.mov_reg_reg("rbp", "rsp"))
+            a.emit(X.sub_imm("rsp", size))
+        else:  # the kernel's own x86 frame: one record, the parent is lost to fp unwinding
+            a.emit(X.push("rbp") + X.mov_reg_reg("rbp", "rsp") + X.sub_imm("rsp", size + 8))
+
+    def store_reg(self, a: Asm, reg: str, off: int) -> None:
+        a.emit(X.mov_store("rsp", off, reg))
+
+    def load_reg(self, a: Asm, reg: str, off: int) -> None:
+        a.emit(X.mov_load(reg, "rsp", off))
+
+    def copy_entry_stack(self, a: Asm, k: int, off: int) -> None:
+        a.emit(X.mov_load("rax", "rbp", self.args_base + 8 * k) + X.mov_store("rsp", off, "rax"))
+
+    def store_imm(self, a: Asm, off: int, value: int) -> None:
+        a.emit(X.mov_imm64("rax", value) + X.mov_store("rsp", off, "rax"))
+
+    def store_func_ip(self, a: Asm, off: int) -> None:
+        a.emit(X.mov_load("rax", "rbp", self.ret_slot) + X.sub_imm("rax", SITE_LEN)
+               + X.mov_store("rsp", off, "rax"))
+
+    def call(self, a: Asm, addr: int, ctx_off: int, second_from: int | None = None) -> None:
+        a.emit(X.lea("rdi", "rsp", ctx_off))
+        if second_from is not None:
+            a.emit(X.mov_load("rsi", "rsp", second_from))
+        a.emit(X.mov_imm64("rax", addr) + X.call_reg("rax"))
+
+    def call_plain(self, a: Asm, addr: int, arg_from: int) -> None:
+        """rdi = [rsp + arg_from]; call addr (a C helper taking one value)."""
+        a.emit(X.mov_load("rdi", "rsp", arg_from) + X.mov_imm64("rax", addr) + X.call_reg("rax"))
+
+    def store_ret(self, a: Asm, off: int) -> None:
+        a.emit(X.mov_store("rsp", off, "rax"))
+
+    def load_ret(self, a: Asm, off: int) -> None:
+        a.emit(X.mov_load("rax", "rsp", off))
+
+    def branch_if_ret(self, a: Asm, label: str) -> None:
+        a.emit(X.test_reg_reg("rax", "rax"))
+        a.branch(label, 6, X.jne_rel32)
+
+    def call_orig(self, a: Asm, func: int) -> None:
+        a.emit(X.mov_imm64("r11", func + SITE_LEN) + X.call_reg("r11"))
+
+    def call_orig_from(self, a: Asm, ip_off: int) -> None:
+        a.emit(X.mov_load("r11", "rsp", ip_off) + X.add_imm("r11", SITE_LEN) + X.call_reg("r11"))
+
+    def epilogue(self, a: Asm, size: int, skip_frame: bool) -> None:
+        a.emit(X.mov_reg_reg("rsp", "rbp") + X.pop("rbp"))
+        if self.frames == "entry":
+            a.emit(X.add_imm("rsp", 8) + X.pop("rbp") + X.add_imm("rsp", 8))
+        if skip_frame:  # drop func+5: return straight to the parent with rax
+            a.emit(X.add_imm("rsp", 8))
+        a.emit(X.ret())

@@ -1,0 +1,193 @@
+"""Programs, links and trampolines: attach through ftrace direct calls (the kernel's
+register_ftrace_direct when the site is ftrace-managed, always on arm64), share trampolines
+across functions whose arguments are saved identically (seed 002's mass attach)."""
+
+from __future__ import annotations
+
+import re
+import struct
+from dataclasses import dataclass, field
+
+from elftools.elf.elffile import ELFFile
+
+from ftlab.arch.unwind import disassembler
+from ftlab.bpf import layout as L
+from ftlab.bpf.trampoline import KINDS, Links, arch_emitter, build
+from ftlab.errors import FtlabError
+from ftlab.ftrace.core import Ftrace, FtraceOps
+from ftlab.ftrace.filter import match
+from ftlab.guest.loader import Image
+
+SECTION = re.compile(r"^(fentry|fexit|fmod_ret|fentry\.multi|fexit\.multi)/(.+)$")
+
+
+@dataclass(frozen=True)
+class Program:
+    name: str
+    addr: int
+    kind: str  # fentry, fexit, fmod_ret
+    target: str  # a function, or a glob for .multi
+    multi: bool = False
+
+
+def find_programs(image: Image) -> list[Program]:
+    """Programs in SEC("kind/target") sections, as a libbpf skeleton finds them."""
+    progs = []
+    with open(image.path, "rb") as f:
+        elf = ELFFile(f)
+        index = {i: sec.name for i, sec in enumerate(elf.iter_sections())}
+        symtab = elf.get_section_by_name(".symtab")
+        for sym in symtab.iter_symbols():
+            if sym["st_info"]["type"] != "STT_FUNC" or not isinstance(sym["st_shndx"], int):
+                continue
+            m = SECTION.match(index.get(sym["st_shndx"], ""))
+            if m:
+                kind, target = m.groups()
+                progs.append(Program(sym.name, sym["st_value"], kind.split(".")[0], target,
+                                     kind.endswith(".multi")))
+    return sorted(progs, key=lambda p: p.addr)
+
+
+@dataclass
+class Trampoline:
+    """bpf_trampoline: one per traced function, or one per shared layout for mass attach."""
+
+    key: str
+    functions: list[str]
+    layout: L.Layout
+    links: Links = field(default_factory=Links)
+    image: int = 0
+    size: int = 0
+    flags: int = 0
+    ops: FtraceOps | None = None
+    retired: list[tuple[int, int]] = field(default_factory=list)  # old images
+
+
+class BpfManager:
+    def __init__(self, ftrace: Ftrace, frames: str = "entry") -> None:
+        if frames not in ("entry", "legacy"):
+            raise FtlabError(f"unknown frame shape '{frames}'")
+        self.ftrace = ftrace
+        self.machine = ftrace.machine
+        self.image = ftrace.image
+        self.arch = self.image.arch
+        self.frames = frames
+        self.emitter = arch_emitter(self.arch)
+        self.trampolines: dict[str, Trampoline] = {}
+        self.helpers = {n: self.image.addr(n) for n in ("ftlab_bpf_func_nslots",
+                                                        "ftlab_bpf_store_ret")}
+        self.func_slots: dict[int, int] = {}  # function address -> ctx slots (mass attach)
+
+    def _layout(self, func: str) -> L.Layout:
+        model = self.image.model(func)
+        e = self.emitter
+        return L.layout_for(model, e.ARG_REGS, e.SPLIT_PAIRS, e.COMPOSITE_ALL_OR_STACK)
+
+    def _record(self, func: str) -> None:
+        if func not in self.ftrace.by_func:
+            raise FtlabError(f"'{func}' has no patchable entry (notrace or not a function); "
+                             "cannot attach a trampoline")
+
+    def attach(self, prog: Program | tuple[str, int], func: str) -> Trampoline:
+        """One program on one function (fentry/FUNC, fexit/FUNC, fmod_ret/FUNC)."""
+        kind, addr = (prog.kind, prog.addr) if isinstance(prog, Program) else prog
+        self.image.function(func)
+        self._record(func)
+        tr = self.trampolines.get(func)
+        if tr is None:
+            tr = Trampoline(func, [func], self._layout(func))
+            self.trampolines[func] = tr
+        getattr(tr.links, kind).append(addr)
+        return tr
+
+    def attach_multi(self, prog: Program | tuple[str, int], glob: str) -> list[Trampoline]:
+        """One program on every function matching `glob`; functions whose arguments are all
+        in registers share one trampoline, the others get one per layout."""
+        kind, addr = (prog.kind, prog.addr) if isinstance(prog, Program) else prog
+        if kind == "fmod_ret":
+            raise FtlabError("fmod_ret has no .multi form (libbpf: fentry.multi, fexit.multi)")
+        skip = {p.name for p in find_programs(self.image)}
+        funcs = [f for f in self.ftrace.function_names if match(glob, f) and f not in skip]
+        if not funcs:
+            raise FtlabError(f"no function matches '{glob}' (-EINVAL)")
+        touched = []
+        for func in funcs:
+            layout = self._layout(func)
+            if layout.stack_slots == 0:
+                key = f"multi:{kind}:{glob}"
+                tr = self.trampolines.get(key)
+                if tr is None:
+                    tr = Trampoline(key, [], L.shared_layout(self.emitter.ARG_REGS))
+                    getattr(tr.links, kind).append(addr)
+                    self.trampolines[key] = tr
+                tr.functions.append(func)
+                self.func_slots[self.image.function(func).addr] = layout.nr_slots
+            else:
+                key = f"multi:{kind}:{glob}:{layout.slots}"
+                tr = self.trampolines.get(key)
+                if tr is None:
+                    tr = Trampoline(key, [], layout)
+                    getattr(tr.links, kind).append(addr)
+                    self.trampolines[key] = tr
+                tr.functions.append(func)
+                self.func_slots[self.image.function(func).addr] = layout.nr_slots
+            if tr not in touched:
+                touched.append(tr)
+        return touched
+
+    def _write_func_table(self) -> None:
+        items = sorted(self.func_slots.items())
+        if not items:
+            return
+        table = self.machine.heap.alloc(16 * len(items))
+        data = b"".join(struct.pack("<QQ", a, n) for a, n in items)
+        self.machine.mem.write(table, data)
+        self.machine.mem.set_u64(self.image.addr("ftlab_bpf_func_count"), len(items))
+        self.machine.mem.set_u64(self.image.addr("ftlab_bpf_func_table"), table)
+
+    def commit(self) -> None:
+        """Build every trampoline whose links changed and point its functions at it."""
+        self._write_func_table()
+        for tr in self.trampolines.values():
+            shared = tr.layout.shared or len(tr.functions) > 1
+            func = None if shared else self.image.function(tr.functions[0]).addr
+            probe = build(self.arch, tr.layout, tr.links, 0x1000, func, self.frames,
+                          self.helpers)[0]
+            addr = self.machine.text_heap.alloc(len(probe) + 16, align=16)
+            code, tr.flags = build(self.arch, tr.layout, tr.links, addr, func, self.frames,
+                                   self.helpers)
+            self.machine.text_poke([(addr, code)])
+            old = tr.image
+            tr.image, tr.size = addr, len(code)
+            if tr.ops is None:
+                tr.ops = self.ftrace.new_ops(f"bpf:{tr.key}", "ftrace_stub")
+                self.ftrace.set_filter(tr.ops, tr.functions)
+                self.ftrace.register_direct(tr.ops, addr)
+            else:
+                self.ftrace.modify_direct(tr.ops, addr)
+                tr.retired.append((old, 0))
+
+    def detach_all(self) -> None:
+        for tr in self.trampolines.values():
+            if tr.ops is not None and tr.ops.registered:
+                self.ftrace.unregister(tr.ops)
+        self.trampolines.clear()
+
+    def describe(self) -> str:
+        """--list-trampolines: functions, the layout each was grouped under, the code."""
+        cs = disassembler(self.arch)
+        out = []
+        for tr in self.trampolines.values():
+            slots = ", ".join(s.reg or f"stack[{s.stack}]" for s in tr.layout.slots)
+            kinds = ", ".join(f"{k}: {len(getattr(tr.links, k))}" for k in KINDS
+                              if getattr(tr.links, k))
+            out.append(f"trampoline {tr.key} at {tr.image:#x}, {tr.size} bytes, flags "
+                       f"{tr.flags:#x} ({kinds})")
+            out.append(f"  functions ({len(tr.functions)}): {', '.join(tr.functions[:8])}"
+                       + (" ..." if len(tr.functions) > 8 else ""))
+            out.append(f"  layout: ctx slots {slots or 'none'}"
+                       + (" (shared: counts from the ip table)" if tr.layout.shared else ""))
+            code = self.machine.mem.read(tr.image, tr.size)
+            for insn in cs.disasm(code, tr.image):
+                out.append(f"    {insn.address:#x}: {insn.mnemonic} {insn.op_str}".rstrip())
+        return "\n".join(out)

@@ -1,0 +1,132 @@
+"""BPF trampolines, after kernel/bpf/trampoline.c and the JITs' arch_prepare_bpf_trampoline:
+generated machine code that saves the traced function's arguments into ctx, runs fentry,
+fmod_ret and fexit programs around the original, built from the function model."""
+
+from __future__ import annotations
+
+import errno
+import importlib
+from dataclasses import dataclass, field
+
+from ftlab.arch.base import ArchInfo
+from ftlab.bpf.asm import Asm
+from ftlab.bpf.layout import BPF_MAX_TRAMP_LINKS, BpfError, Layout
+
+# include/linux/bpf.h BPF_TRAMP_F_*
+RESTORE_REGS = 1 << 0
+CALL_ORIG = 1 << 1
+SKIP_FRAME = 1 << 2
+IP_ARG = 1 << 3
+IMAGE_LIMIT = 4096  # PAGE_SIZE: a larger image is -E2BIG
+
+KINDS = ("fentry", "fexit", "fmod_ret")
+
+
+def arch_emitter(arch: ArchInfo):
+    return importlib.import_module(f"ftlab.arch.{arch.name}.bpf")
+
+
+@dataclass
+class Links:
+    """bpf_tramp_links: programs by kind, in attach order."""
+
+    fentry: list[int] = field(default_factory=list)
+    fexit: list[int] = field(default_factory=list)
+    fmod_ret: list[int] = field(default_factory=list)
+
+    def count(self) -> int:
+        return len(self.fentry) + len(self.fexit) + len(self.fmod_ret)
+
+    def flags(self, ip_arg: bool) -> int:
+        # with any fexit or fmod_ret the trampoline calls the original and returns to the
+        # parent; fentry alone restores the registers and goes on into the function
+        flags = CALL_ORIG | SKIP_FRAME if self.fexit or self.fmod_ret else RESTORE_REGS
+        return flags | (IP_ARG if ip_arg else 0)
+
+
+@dataclass
+class Frame:
+    out_area: int
+    ip_off: int
+    nr_off: int
+    ctx_off: int
+    ret_off: int
+    scratch_off: int
+    size: int
+
+
+def frame_for(layout: Layout) -> Frame:
+    out = (8 * layout.stack_slots + 15) & ~15
+    ip_off = out
+    nr_off = out + 8
+    ctx_off = out + 16
+    ret_off = ctx_off + 8 * layout.nr_slots
+    scratch = ret_off + 8
+    size = (scratch + 16 + 15) & ~15
+    return Frame(out, ip_off, nr_off, ctx_off, ret_off, scratch, size)
+
+
+def build(arch: ArchInfo, layout: Layout, links: Links, base: int, func: int | None,
+          frames: str, helpers: dict[str, int], ip_arg: bool = True) -> tuple[bytes, int]:
+    """The image for one trampoline at `base`; returns (code, flags).
+
+    `func` is the traced function (None for a shared mass-attach trampoline, which finds
+    the function from its return address and its argument count in the ip table)."""
+    if links.count() > BPF_MAX_TRAMP_LINKS:
+        raise BpfError(errno.E2BIG, f"{links.count()} programs on one trampoline, more than "
+                       f"{BPF_MAX_TRAMP_LINKS}")
+    mod = arch_emitter(arch)
+    em = mod.Emitter(frames)
+    fr = frame_for(layout)
+    if hasattr(em, "x9_slot"):
+        em.x9_slot = fr.scratch_off
+    flags = links.flags(ip_arg)
+    a = Asm(base)
+    em.prologue(a, fr.size)
+    # ctx: every argument slot, from its register or the caller's stack
+    for i, src in enumerate(layout.slots):
+        off = fr.ctx_off + 8 * i
+        if src.reg is not None:
+            em.store_reg(a, src.reg, off)
+        else:
+            em.copy_entry_stack(a, src.stack, off)
+    if func is None:
+        em.store_func_ip(a, fr.ip_off)
+        em.call_plain(a, helpers["ftlab_bpf_func_nslots"], fr.ip_off)
+        em.store_ret(a, fr.nr_off)
+    else:
+        em.store_imm(a, fr.ip_off, func)
+        em.store_imm(a, fr.nr_off, layout.nr_slots)
+    for prog in links.fentry:
+        em.call(a, prog, fr.ctx_off)
+    if flags & CALL_ORIG:
+        em.store_imm(a, fr.ret_off, 0)
+        for prog in links.fmod_ret:
+            em.call(a, prog, fr.ctx_off)
+            em.store_ret(a, fr.ret_off)
+            em.branch_if_ret(a, "skip_orig")  # the first non-zero result skips the original
+        for k in range(layout.stack_slots):
+            em.copy_entry_stack(a, k, 8 * k)  # the original's stack arguments, below ctx
+        for i, src in enumerate(layout.slots):
+            if src.reg is not None:
+                em.load_reg(a, src.reg, fr.ctx_off + 8 * i)
+        if func is None:
+            em.call_orig_from(a, fr.ip_off)
+        else:
+            em.call_orig(a, func)
+        em.store_ret(a, fr.ret_off)
+        a.bind("skip_orig")
+        if func is None:  # ctx[nr_slots] of this function holds the return value too
+            em.call(a, helpers["ftlab_bpf_store_ret"], fr.ctx_off, second_from=fr.ret_off)
+        for prog in links.fexit:
+            em.call(a, prog, fr.ctx_off)
+        em.load_ret(a, fr.ret_off)
+    else:
+        for i, src in enumerate(layout.slots):
+            if src.reg is not None:
+                em.load_reg(a, src.reg, fr.ctx_off + 8 * i)
+    em.epilogue(a, fr.size, skip_frame=bool(flags & SKIP_FRAME))
+    code = a.finish()
+    if len(code) > IMAGE_LIMIT:
+        raise BpfError(errno.E2BIG, f"trampoline image of {len(code)} bytes exceeds a page")
+    return code, flags
