@@ -157,6 +157,8 @@ class BpfManager:
             code, tr.flags = build(self.arch, tr.layout, tr.links, addr, func, self.frames,
                                    self.helpers)
             self.machine.text_poke([(addr, code)])
+            name = tr.key if not tr.key.startswith("multi:") else f"multi{len(tr.functions)}"
+            self.image.add_symbol(f"bpf_trampoline_{name.replace(':', '_')}", addr, len(code))
             old = tr.image
             tr.image, tr.size = addr, len(code)
             if tr.ops is None:

@@ -89,6 +89,11 @@ class Image:
         hint = f"; closest: {', '.join(close)}" if close else ""
         return f"unknown {kind} '{name}'{hint}"
 
+    def add_symbol(self, name: str, addr: int, size: int) -> None:
+        """A symbol for generated code (a trampoline), so traces and stacks name it."""
+        self.symbols[name] = Symbol(name, addr, size, True)
+        self.__dict__.pop("_sorted_funcs", None)
+
     def symbolize(self, addr: int) -> str:
         """`symbol+0xoff` for a code address, or the bare hex address."""
         sym = self.func_at(addr)

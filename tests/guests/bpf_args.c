@@ -9,7 +9,8 @@ u64 seen_cnt;
 u64 seen_ip;
 u64 fexit_calls;
 
-noinline int f0(void) { return 42; }
+u64 f0_calls;
+noinline int f0(void) { __atomic_fetch_add(&f0_calls, 1, __ATOMIC_RELAXED); return 42; }
 noinline long f3(signed char a, unsigned short b, int c) { return a + b + c; }
 noinline long f8(char a, short b, int c, long d, unsigned char e, unsigned short f,
 		 unsigned int g, long long h)
@@ -68,4 +69,69 @@ SEC("fmod_ret/fmod_target")
 int BPF_PROG(mod_it, int x)
 {
 	return x == 3 ? 777 : 0;  /* non-zero: skip the original, return this */
+}
+
+noinline long fsplit(long a, long b, long c, long d, long e, long f, long g, struct pair16 p,
+		     long z)
+{
+	return a + b + c + d + e + f + g + p.a * 100 + p.b * 1000 + z * 7;
+}
+
+noinline int vsum(int n, ...) { return n; }
+noinline struct pair16 ret_pair(long x) { struct pair16 p = { x, x }; return p; }
+
+long call_more(int k)
+{
+	struct pair16 p = { 11, -13 };
+
+	return fsplit(1, 2, 3, 4, 5, 6, 7, p, -17 + k) + f0();
+}
+
+u64 struct_seen[4];
+u64 split_seen[10];
+u64 f0_ret;
+u64 f0_cnt;
+u64 chain[4];
+
+/* raw ctx: a 16-byte struct takes two slots (BPF_PROG2 territory in libbpf) */
+SEC("fentry/fstruct")
+int on_fstruct(u64 *ctx)
+{
+	for (int i = 0; i < 4; i++)
+		struct_seen[i] = ctx[i];
+	return 0;
+}
+
+SEC("fentry/fsplit")
+int on_fsplit(u64 *ctx)
+{
+	for (int i = 0; i < 10; i++)
+		split_seen[i] = ctx[i];
+	return 0;
+}
+
+SEC("fexit/f0")
+int on_f0_exit(u64 *ctx)
+{
+	u64 r;
+
+	bpf_get_func_ret(ctx, &r);
+	f0_ret = r;
+	f0_cnt = bpf_get_func_arg_cnt(ctx);
+	return 0;
+}
+
+SEC("fmod_ret/fmod_target")
+int BPF_PROG(mod_second, int x)
+{
+	chain[0]++;  /* skipped when mod_it already returned non-zero */
+	return 0;
+}
+
+SEC("fexit/fmod_target")
+int BPF_PROG(mod_exit, int x, int ret)
+{
+	chain[1] = (u64)(long)ret;
+	chain[2]++;
+	return 0;
 }

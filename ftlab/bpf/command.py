@@ -1,0 +1,87 @@
+"""`ftlab attach`: run an entry with BPF programs attached, print the trace."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ftlab.bpf.attach import BpfManager, find_programs
+from ftlab.errors import FtlabError, UsageError
+
+
+def register(sub, add_guest_args, add_trace_args) -> dict:
+    p = sub.add_parser("attach", help="run an entry with BPF fentry/fexit/fmod_ret programs")
+    add_guest_args(p)
+    add_trace_args(p)
+    for kind in ("fentry", "fexit", "fmod-ret"):
+        p.add_argument(f"--{kind}", action="append", default=[], metavar="FUNC:PROG",
+                       help=f"attach PROG as {kind.replace('-', '_')} on FUNC")
+    p.add_argument("--multi", action="append", default=[], metavar="GLOB:PROG",
+                   help="attach PROG (fentry or fexit, from its SEC) on every match")
+    p.add_argument("--kfunc-style", action="store_true",
+                   help="trampolines entered by a plain call: one ordinary frame")
+    p.add_argument("--legacy-frames", action="store_true",
+                   help="the pre-fix frames: the traced function's caller is lost")
+    p.add_argument("--list-trampolines", action="store_true",
+                   help="print functions, layouts and each trampoline disassembled")
+    p.set_defaults(tracer="nop")
+    return {"attach": run}
+
+
+def _pair(text: str, what: str) -> tuple[str, str]:
+    left, sep, right = text.partition(":")
+    if not sep or not left or not right:
+        raise UsageError(f"{what} takes FUNC:PROG (or GLOB:PROG), got '{text}'")
+    return left, right
+
+
+def run(ns: argparse.Namespace) -> int:
+    from ftlab.tracing import TraceConfig, TraceSession
+
+    if ns.kfunc_style:
+        raise FtlabError("--kfunc-style is not implemented yet: ftlab's trampolines are "
+                         "entered from a patched function entry")
+    tracer = ns.tracer if ns.tracer != "function" or ns.filter else "nop"
+    config = TraceConfig(tracer=tracer, filters=ns.filter, notrace=ns.notrace,
+                         options=ns.option, clock=ns.clock, buffer_kb=ns.buffer_size_kb)
+    session = TraceSession(ns.files, ns.arch, scheme=ns.scheme, harts=ns.harts, seed=ns.seed,
+                           max_insns=ns.max_insns, config=config)
+    image = session.image
+    bpf = BpfManager(session.ftrace, frames="legacy" if ns.legacy_frames else "entry")
+    programs = {p.name: p for p in find_programs(image)}
+    manual = [("fentry", x) for x in ns.fentry] + [("fexit", x) for x in ns.fexit] + [
+        ("fmod_ret", x) for x in ns.fmod_ret]
+    for kind, text in manual:
+        func, prog = _pair(text, f"--{kind.replace('_', '-')}")
+        addr = programs[prog].addr if prog in programs else image.function(prog).addr
+        bpf.attach((kind, addr), func)
+    for text in ns.multi:
+        glob, prog = _pair(text, "--multi")
+        if prog not in programs:
+            raise FtlabError(f"--multi needs a program in a SEC(\"fentry...\") or "
+                             f"SEC(\"fexit...\") section; '{prog}' is not one")
+        bpf.attach_multi(programs[prog], glob)
+    if not manual and not ns.multi:  # as a skeleton: every SEC program
+        if not programs:
+            raise FtlabError("no BPF programs found: mark them SEC(\"fentry/FUNC\") etc., or "
+                             "attach by hand with --fentry/--fexit/--fmod-ret FUNC:PROG")
+        for prog in programs.values():
+            if prog.multi:
+                bpf.attach_multi(prog, prog.target)
+            else:
+                bpf.attach(prog, prog.target)
+    bpf.commit()
+    if ns.list_trampolines:
+        print(bpf.describe())
+    result = session.run(ns.entry, ns.args)
+    text = session.render(ns.format)
+    if ns.output:
+        Path(ns.output).write_text(text)
+    else:
+        sys.stdout.write(text)
+    for fault in result.faults:
+        print(fault.report(), file=sys.stderr)
+    for line in result.lines():
+        print(line, file=sys.stderr)
+    return 1 if result.faults else 0
