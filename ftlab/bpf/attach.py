@@ -12,10 +12,11 @@ from elftools.elf.elffile import ELFFile
 
 from ftlab.arch.unwind import disassembler
 from ftlab.bpf import layout as L
-from ftlab.bpf.trampoline import KINDS, Links, arch_emitter, build
+from ftlab.bpf.trampoline import CALL_ORIG, KINDS, Links, arch_emitter, build
 from ftlab.errors import FtlabError
 from ftlab.ftrace.core import Ftrace, FtraceOps
 from ftlab.ftrace.filter import match
+from ftlab.ftrace.steps import FreeText, Steps, WaitRcuTasks, WaitRefZero
 from ftlab.guest.loader import Image
 
 SECTION = re.compile(r"^(fentry|fexit|fmod_ret|fentry\.multi|fexit\.multi)/(.+)$")
@@ -60,7 +61,11 @@ class Trampoline:
     size: int = 0
     flags: int = 0
     ops: FtraceOps | None = None
-    retired: list[tuple[int, int]] = field(default_factory=list)  # old images
+    ref: int = 0  # the image's enter/exit count
+    ip_after_call: int = 0
+    ip_epilogue: int = 0
+
+PROTOCOLS = ("kernel", "rcu-tasks-only", "naive")
 
 
 class BpfManager:
@@ -74,8 +79,9 @@ class BpfManager:
         self.frames = frames
         self.emitter = arch_emitter(self.arch)
         self.trampolines: dict[str, Trampoline] = {}
-        self.helpers = {n: self.image.addr(n) for n in ("ftlab_bpf_func_nslots",
-                                                        "ftlab_bpf_store_ret")}
+        self.helpers = {n: self.image.addr(n) for n in (
+            "ftlab_bpf_func_nslots", "ftlab_bpf_store_ret", "__bpf_tramp_enter",
+            "__bpf_tramp_exit")}
         self.func_slots: dict[int, int] = {}  # function address -> ctx slots (mass attach)
 
     def _layout(self, func: str) -> L.Layout:
@@ -145,35 +151,67 @@ class BpfManager:
         self.machine.mem.set_u64(self.image.addr("ftlab_bpf_func_count"), len(items))
         self.machine.mem.set_u64(self.image.addr("ftlab_bpf_func_table"), table)
 
-    def commit(self) -> None:
-        """Build every trampoline whose links changed and point its functions at it."""
+    def commit(self, protocol: str = "kernel") -> None:
+        """Build every trampoline and point its functions at it; a trampoline rebuilt for new
+        links retires its old image through `protocol`."""
         self._write_func_table()
         for tr in self.trampolines.values():
             shared = tr.layout.shared or len(tr.functions) > 1
             func = None if shared else self.image.function(tr.functions[0]).addr
             probe = build(self.arch, tr.layout, tr.links, 0x1000, func, self.frames,
-                          self.helpers)[0]
-            addr = self.machine.text_heap.alloc(len(probe) + 16, align=16)
-            code, tr.flags = build(self.arch, tr.layout, tr.links, addr, func, self.frames,
-                                   self.helpers)
-            self.machine.text_poke([(addr, code)])
+                          self.helpers, ref=0x1000)
+            addr = self.machine.text_heap.alloc(len(probe.code) + 16, align=16)
+            ref = self.machine.heap.alloc(8)
+            img = build(self.arch, tr.layout, tr.links, addr, func, self.frames, self.helpers,
+                        ref=ref)
+            self.machine.text_poke([(addr, img.code)])
             name = tr.key if not tr.key.startswith("multi:") else f"multi{len(tr.functions)}"
-            self.image.add_symbol(f"bpf_trampoline_{name.replace(':', '_')}", addr, len(code))
-            old = tr.image
-            tr.image, tr.size = addr, len(code)
+            self.image.add_symbol(f"bpf_trampoline_{name.replace(':', '_')}", addr,
+                                  len(img.code))
+            old = Trampoline(tr.key, tr.functions, tr.layout, tr.links, tr.image, tr.size,
+                             tr.flags, tr.ops, tr.ref, tr.ip_after_call, tr.ip_epilogue)
+            tr.image, tr.size, tr.flags, tr.ref = addr, len(img.code), img.flags, ref
+            tr.ip_after_call, tr.ip_epilogue = img.ip_after_call, img.ip_epilogue
             if tr.ops is None:
                 tr.ops = self.ftrace.new_ops(f"bpf:{tr.key}", "ftrace_stub")
                 self.ftrace.set_filter(tr.ops, tr.functions)
                 self.ftrace.register_direct(tr.ops, addr)
             else:
                 self.ftrace.modify_direct(tr.ops, addr)
-                tr.retired.append((old, 0))
+                self.ftrace.run_steps(self.image_put(old, protocol))
 
-    def detach_all(self) -> None:
-        for tr in self.trampolines.values():
-            if tr.ops is not None and tr.ops.registered:
-                self.ftrace.unregister(tr.ops)
-        self.trampolines.clear()
+    def image_put(self, tr: Trampoline, protocol: str = "kernel") -> Steps:
+        """bpf_tramp_image_put(): when an image may be freed. With CALL_ORIG a task can sleep
+        in the original with its return address in the image, so RCU-tasks is not enough:
+        jump over the fexit programs, wait a grace period, let the image's reference drain,
+        wait again, free. Fentry alone: RCU-tasks-trace, then RCU-tasks."""
+        if protocol not in PROTOCOLS:
+            raise FtlabError(f"unknown detach protocol '{protocol}'; valid: "
+                             f"{', '.join(PROTOCOLS)}")
+        if protocol == "kernel" and tr.flags & CALL_ORIG:
+            jump = self.emitter.Emitter.jump(tr.ip_after_call, tr.ip_epilogue)
+            yield from self.ftrace.arch_ops.text_poke(self.ftrace.ctx, tr.ip_after_call, jump,
+                                                      "ip_after_call: jump to the epilogue")
+            yield WaitRcuTasks("call_rcu_tasks")
+            yield WaitRefZero(tr.ref, "percpu_ref_kill")
+            yield WaitRcuTasks("call_rcu_tasks: release")
+        elif protocol == "kernel":
+            yield WaitRcuTasks("call_rcu_tasks_trace")
+            yield WaitRcuTasks("call_rcu_tasks")
+        elif protocol == "rcu-tasks-only":
+            yield WaitRcuTasks("call_rcu_tasks")
+        yield FreeText(tr.image, tr.size, f"free {tr.key}")
+
+    def detach(self, tr: Trampoline, protocol: str = "kernel") -> None:
+        """Unlink the trampoline from its functions, then put its image."""
+        if tr.ops is not None and tr.ops.registered:
+            self.ftrace.unregister(tr.ops)
+        self.ftrace.run_steps(self.image_put(tr, protocol))
+        self.trampolines.pop(tr.key, None)
+
+    def detach_all(self, protocol: str = "kernel") -> None:
+        for tr in list(self.trampolines.values()):
+            self.detach(tr, protocol)
 
     def describe(self) -> str:
         """--list-trampolines: functions, the layout each was grouped under, the code."""

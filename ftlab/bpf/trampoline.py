@@ -66,9 +66,17 @@ def frame_for(layout: Layout) -> Frame:
     return Frame(out, ip_off, nr_off, ctx_off, ret_off, scratch, size)
 
 
+@dataclass
+class Image:
+    code: bytes
+    flags: int
+    ip_after_call: int = 0  # a NOP slot after the call to the original: detach jumps from it
+    ip_epilogue: int = 0  # ... to here, where __bpf_tramp_exit drops the image reference
+
+
 def build(arch: ArchInfo, layout: Layout, links: Links, base: int, func: int | None,
-          frames: str, helpers: dict[str, int], ip_arg: bool = True) -> tuple[bytes, int]:
-    """The image for one trampoline at `base`; returns (code, flags).
+          frames: str, helpers: dict[str, int], ref: int = 0, ip_arg: bool = True) -> Image:
+    """The image for one trampoline at `base`.
 
     `func` is the traced function (None for a shared mass-attach trampoline, which finds
     the function from its return address and its argument count in the ip table)."""
@@ -83,6 +91,7 @@ def build(arch: ArchInfo, layout: Layout, links: Links, base: int, func: int | N
     flags = links.flags(ip_arg)
     a = Asm(base)
     em.prologue(a, fr.size)
+    after = epilogue_at = 0
     # ctx: every argument slot, from its register or the caller's stack
     for i, src in enumerate(layout.slots):
         off = fr.ctx_off + 8 * i
@@ -97,6 +106,8 @@ def build(arch: ArchInfo, layout: Layout, links: Links, base: int, func: int | N
     else:
         em.store_imm(a, fr.ip_off, func)
         em.store_imm(a, fr.nr_off, layout.nr_slots)
+    if flags & CALL_ORIG:  # a task may sleep in the original: hold the image (percpu_ref)
+        em.call_imm(a, helpers["__bpf_tramp_enter"], ref)
     for prog in links.fentry:
         em.call(a, prog, fr.ctx_off)
     if flags & CALL_ORIG:
@@ -115,11 +126,14 @@ def build(arch: ArchInfo, layout: Layout, links: Links, base: int, func: int | N
         else:
             em.call_orig(a, func)
         em.store_ret(a, fr.ret_off)
+        after = em.nop_slot(a)
         a.bind("skip_orig")
         if func is None:  # ctx[nr_slots] of this function holds the return value too
             em.call(a, helpers["ftlab_bpf_store_ret"], fr.ctx_off, second_from=fr.ret_off)
         for prog in links.fexit:
             em.call(a, prog, fr.ctx_off)
+        epilogue_at = a.pc
+        em.call_imm(a, helpers["__bpf_tramp_exit"], ref)
         em.load_ret(a, fr.ret_off)
     else:
         for i, src in enumerate(layout.slots):
@@ -129,4 +143,4 @@ def build(arch: ArchInfo, layout: Layout, links: Links, base: int, func: int | N
     code = a.finish()
     if len(code) > IMAGE_LIMIT:
         raise BpfError(errno.E2BIG, f"trampoline image of {len(code)} bytes exceeds a page")
-    return code, flags
+    return Image(code, flags, after, epilogue_at)

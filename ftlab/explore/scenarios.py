@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ftlab.errors import UsageError
-from ftlab.explore.world import EXPLORE_C, Scenario, World
+from ftlab.explore.world import EXPLORE_C, TRAMP_C, Scenario, World
 
 
 def _trace_target(w: World) -> None:
@@ -59,8 +59,23 @@ def _drop_second_tracer(w: World) -> None:
     w.instance("o").set_tracer("nop")
 
 
-def _s(name, arch, scheme, expect, description, setup, operation) -> Scenario:
-    return Scenario(name, arch, scheme, expect, description, setup, operation)
+def _fexit_attached(w: World) -> None:
+    from ftlab.bpf.attach import BpfManager, find_programs
+
+    w.bpf = BpfManager(w.ftrace)
+    for prog in find_programs(w.image):
+        w.bpf.attach(prog, prog.target)
+    w.bpf.commit()
+
+
+def _detach(protocol: str):
+    def op(w: World) -> None:
+        w.bpf.detach(w.bpf.trampolines["sleepy"], protocol)
+    return op
+
+
+def _s(name, arch, scheme, expect, description, setup, operation, **kw) -> Scenario:
+    return Scenario(name, arch, scheme, expect, description, setup, operation, **kw)
 
 
 SCENARIOS = {s.name: s for s in [
@@ -94,6 +109,17 @@ SCENARIOS = {s.name: s for s in [
     _s("x86_64-naive-enable", "x86_64", "naive", "violation",
        "the 5 bytes written in place: a CPU can fetch a torn instruction",
        _trace_target, _enable),
+    _s("tramp-free-naive", "x86_64", "int3", "violation",
+       "detach an fexit trampoline and free its image at once", _fexit_attached,
+       _detach("naive"), guest=TRAMP_C, entry="sleeper", traced=("sleepy",), harts=1),
+    _s("tramp-free-rcu-tasks-only", "x86_64", "int3", "violation",
+       "free after one RCU-tasks grace period: a task that slept in the original (a "
+       "quiescent state) returns into the freed image", _fexit_attached,
+       _detach("rcu-tasks-only"), guest=TRAMP_C, entry="sleeper", traced=("sleepy",), harts=1),
+    _s("tramp-free-kernel", "x86_64", "int3", "safe",
+       "bpf_tramp_image_put: jump over fexit, RCU-tasks, the image reference drains, "
+       "RCU-tasks, free", _fexit_attached, _detach("kernel"), guest=TRAMP_C,
+       entry="sleeper", traced=("sleepy",), harts=1),
 ]}
 
 OPERATIONS = {"enable": (_first_tracer_setup, _first_tracer),

@@ -30,7 +30,17 @@ from unicorn import UC_HOOK_CODE, UC_HOOK_INTR
 from ftlab.arch.unwind import disassembler
 from ftlab.ftrace.core import Ftrace
 from ftlab.ftrace.schemes import get_scheme
-from ftlab.ftrace.steps import Barrier, CodeWrite, DataWrite, Step, StopMachine, SyncCore
+from ftlab.ftrace.steps import (
+    Barrier,
+    CodeWrite,
+    DataWrite,
+    FreeText,
+    Step,
+    StopMachine,
+    SyncCore,
+    WaitRcuTasks,
+    WaitRefZero,
+)
 from ftlab.ftrace.tracers import TraceInstance
 from ftlab.guest import abi
 from ftlab.machine.hart import Hart
@@ -40,6 +50,7 @@ from ftlab.session import load
 from ftlab.trace.events import FuncEvent, read_trace_array
 
 EXPLORE_C = Path(__file__).parent / "guests" / "explore.c"
+TRAMP_C = Path(__file__).parent / "guests" / "tramp.c"
 HOT_FUNCS = ("ftrace_caller", "ftrace_ops_list_func")
 FREE_RUN_LIMIT = 200_000  # instructions between two visible points before we call it a hang
 MAX_ACTIONS = 4_000
@@ -114,6 +125,8 @@ class RunState:
     oracle: list[tuple[int, int, int, bool, int]] = field(default_factory=list)
     actions: list[Action] = field(default_factory=list)
     int3: dict[int, bytes] = field(default_factory=dict)  # site -> instruction being written
+    waits: dict[int, dict] = field(default_factory=dict)  # step index -> wait state
+    freed: list[tuple[int, int]] = field(default_factory=list)
 
 
 class World:
@@ -151,6 +164,7 @@ class World:
                                  end=addr)
             hart.uc.hook_add(UC_HOOK_INTR, self._on_intr, user_data=hart)
         self.rec_by_ip = {r.ip: r for r in self.ftrace.records}
+        self._cond_resched = self.image.addr("cond_resched")
         self._clock = self.image.addr("trace_clock_counter")
         self.snapshot = self._snapshot()
 
@@ -195,12 +209,21 @@ class World:
                                   rec.func_addr):
                 hot.add(insn.address)
             hot.add(rec.func_addr)
+        hot.add(self.image.addr("cond_resched"))  # where a task may sleep (RCU-tasks QS)
         load = re.compile(self.arch.shared_load)
         for name in HOT_FUNCS:
             sym = self.image.function(name)
             for insn in cs.disasm(mem.read(sym.addr, sym.size), sym.addr):
                 if load.fullmatch(f"{insn.mnemonic} {insn.op_str}"):
                     hot.add(insn.address)
+        for s in self.steps:
+            if isinstance(s, FreeText):  # where a task enters, returns into and leaves it
+                insns = list(cs.disasm(mem.read(s.addr, s.size), s.addr))
+                for prev, insn in zip(insns, insns[1:], strict=False):
+                    if prev.mnemonic in ("call", "blr", "jalr"):
+                        hot.add(insn.address)
+                if insns:
+                    hot.update((insns[0].address, insns[-1].address))
         for s in self.steps:
             if isinstance(s, CodeWrite) and not self._is_literal(s.addr):
                 sym = self.image.func_at(s.addr)
@@ -272,7 +295,7 @@ class World:
     def enabled(self) -> list[str]:
         st = self.state
         acts = []
-        if st.step < len(self.steps):
+        if st.step < len(self.steps) and self._patcher_can_go():
             acts.append("P")
         if st.buffer:
             acts.append("W")
@@ -286,6 +309,31 @@ class World:
                     acts.append(f"H{h.id}")
                     acts += [f"H{h.id}:{v}" for v in self._fetch_variants(h)]
         return acts
+
+    def _patcher_can_go(self) -> bool:
+        """A grace-period or reference wait holds the patcher until the guest satisfies it."""
+        st = self.state
+        step = self.steps[st.step]
+        if isinstance(step, WaitRcuTasks | WaitRefZero):
+            if st.buffer:
+                return False  # the wait's own barriers: earlier stores are visible first
+            state = st.waits.setdefault(st.step, {})
+            if isinstance(step, WaitRcuTasks) and "snapshot" not in state:
+                state["snapshot"] = self._rcu_holdouts()
+            return self.machine.wait_satisfied(step, state)
+        return True
+
+    def _rcu_holdouts(self) -> dict[int, int]:
+        """A task stopped at cond_resched() may sleep there (a voluntary switch): it is
+        quiescent; every other unfinished task holds the grace period."""
+        m = self.machine
+        out = {}
+        for h in m.harts:
+            t = h.task
+            if t is None or t.finished or h.pc == self._cond_resched:
+                continue
+            out[t.index] = m.mem.u64(t.struct_addr + abi.TASK_RCU_QS)
+        return out
 
     def _fetch_variants(self, hart: Hart) -> list[str]:
         overlay = self.state.overlays[hart.id]
@@ -356,6 +404,15 @@ class World:
         elif isinstance(step, Barrier):
             st.epoch += 1
             text = step.kind
+        elif isinstance(step, WaitRcuTasks | WaitRefZero):
+            text = f"waited: {step.what}"
+        elif isinstance(step, FreeText):
+            bad = self.arch.undefined_insn
+            m.mem.write(step.addr, (bad * (step.size // len(bad) + 1))[:step.size])
+            for h in m.harts:
+                h.flush_code(step.addr, step.addr + step.size)
+            st.freed.append((step.addr, step.size))
+            text = f"freed {step.what}"
         elif isinstance(step, SyncCore):
             self._sync()
             text = f"sync: {step.what} (drain stores, every hart re-fetches)"
@@ -459,6 +516,9 @@ class World:
     def _check_outcome(self, hart: Hart, task, outcome: Outcome) -> None:
         if outcome == Outcome.FAULT:
             fault = task.fault
+            if fault is not None and any(a <= fault.pc < a + n for a, n in self.state.freed):
+                raise Violation("freed trampoline", f"hart {hart.id} ({task.name}) executed "
+                                f"freed trampoline memory at {fault.pc:#x}\n{fault.report()}")
             raise Violation("guest fault", fault.report() if fault else "fault")
         if self._bp[hart.id] is not None:
             bp = self._bp[hart.id]

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from ftlab.ftrace.steps import PatchError, Step, Steps, StopMachine
+from ftlab.ftrace.steps import CodeWrite, PatchError, Step, Steps, StopMachine, SyncCore
 from ftlab.guest.loader import Image, PatchSite
 
 if TYPE_CHECKING:
@@ -59,6 +59,12 @@ class ArchFtrace:
 
     def init_nop(self, ctx: PatchContext, rec: DynFtrace) -> Steps:
         raise NotImplementedError
+
+    def text_poke(self, ctx: PatchContext, addr: int, new: bytes, what: str = "") -> Steps:
+        """bpf_arch_text_poke()-style live patch of one instruction: a naturally aligned
+        single-instruction write the ISA fetches atomically, then a sync."""
+        yield CodeWrite(addr, new, what)
+        yield SyncCore("text_poke_sync")
 
     def null_trampoline(self, addr: int) -> bytes:
         """Code for a direct trampoline at `addr` that only returns into the function."""

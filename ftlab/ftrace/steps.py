@@ -50,7 +50,34 @@ class StopMachine:
     begin: bool
 
 
-Step = CodeWrite | DataWrite | Barrier | SyncCore | StopMachine
+@dataclass(frozen=True)
+class WaitRcuTasks:
+    """synchronize_rcu_tasks(): every task that was not quiescent when it began has since
+    passed a voluntary switch point or exited. Grace periods count tasks, not harts."""
+
+    what: str = "rcu_tasks"
+
+
+@dataclass(frozen=True)
+class WaitRefZero:
+    """percpu_ref_kill() and wait: a guest counter (the image's enter/exit count) reaches 0."""
+
+    addr: int
+    what: str = ""
+
+
+@dataclass(frozen=True)
+class FreeText:
+    """Free generated code: ftlab poisons it, so a task still executing it is caught."""
+
+    addr: int
+    size: int
+    what: str = ""
+
+
+Step = (CodeWrite | DataWrite | Barrier | SyncCore | StopMachine | WaitRcuTasks | WaitRefZero
+        | FreeText)
+Waiting = WaitRcuTasks | WaitRefZero
 Steps = Iterator[Step]
 
 
@@ -87,7 +114,10 @@ class Executor:
 
     def apply(self, step: Step) -> None:
         self.steps += 1
-        if isinstance(step, CodeWrite):
+        if isinstance(step, FreeText):
+            self.flush()
+            self.machine.free_text(step.addr, step.size)
+        elif isinstance(step, CodeWrite):
             self.pending.append((step.addr, step.data))
         elif isinstance(step, DataWrite):
             self.machine.mem.write(step.addr, step.data)
@@ -100,8 +130,15 @@ class Executor:
             self.pending = []
 
     def run(self, steps: Iterable[Step]) -> None:
+        """Apply steps until one must wait for the guest (a grace period, a reference
+        count): the rest then runs later, between time slices (Machine.poll_deferred)."""
+        it = iter(steps)
         try:
-            for step in steps:
+            for step in it:
+                if isinstance(step, WaitRcuTasks | WaitRefZero):
+                    self.flush()
+                    self.machine.defer(step, it, self)
+                    return
                 self.apply(step)
         finally:
             self.flush()

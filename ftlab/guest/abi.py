@@ -12,6 +12,7 @@ TASK_CPU = 96
 TASK_STACK_TOP = 104
 TASK_DONE_ITERS = 112
 TASK_TRACER = 120
+TASK_RCU_QS = TASK_TRACER + 8 * 4  # quiescent states passed (cond_resched)
 
 PERCPU_SIZE = 128
 PERCPU_SELF = 0

@@ -87,6 +87,8 @@ class Machine:
         self.tasks: list[Task] = []
         self.events: list[MachineEvent] = []
         self.code_flushes = 0
+        self.deferred: list[tuple[object, dict, object, object]] = []  # waiting update paths
+        self.freed: list[tuple[int, int]] = []  # poisoned generated code
         self.heap = GuestHeap(self.arch.ram_base + abi.HEAP_AREA, abi.RAM_SIZE - abi.HEAP_AREA)
         # generated code (trampolines) goes here, within reach of the image's branches
         self.text_heap = GuestHeap(self.arch.ram_base + abi.TRAMP_AREA, abi.TRAMP_AREA_SIZE)
@@ -157,6 +159,7 @@ class Machine:
         self.mem.set_u64(task.struct_addr + abi.TASK_CPU, hart.id)
         hart.task = task
         task.state = TaskState.RUNNING
+        task.voluntary = False
         task.last_hart = hart.id
 
     def switch_out(self, hart: Hart) -> Task:
@@ -169,6 +172,16 @@ class Machine:
         hart.task = None
         self.mem.set_u64(hart.percpu + abi.PERCPU_CURRENT, 0)
         return task
+
+    def sleep(self, task: Task) -> None:
+        """Block a parked task (it waits, say, for I/O); the scheduler skips it until woken."""
+        if task.state != TaskState.RUNNABLE:
+            raise FtlabError(f"task {task.name} is not parked")
+        task.state = TaskState.SLEEPING
+
+    def wake(self, task: Task) -> None:
+        if task.state == TaskState.SLEEPING:
+            task.state = TaskState.RUNNABLE
 
     def task_result(self, task: Task) -> int | None:
         return task.result
@@ -232,6 +245,7 @@ class Machine:
             return Outcome.CONTINUE
         if nr == abi.MCALL_YIELD:
             self._return_from_mcall(hart, 0)
+            task.voluntary = True
             return Outcome.YIELD
         self._fault(hart, f"unknown machine call {nr}", at_caller=True)
         return Outcome.FAULT
@@ -305,6 +319,61 @@ class Machine:
         for hart in self.harts:
             hart.flush_code(lo, hi)
         self.code_flushes += 1
+
+    # --- grace periods and deferred update paths -----------------------------------------------
+    def rcu_snapshot(self) -> dict[int, int]:
+        """The tasks a new RCU-tasks grace period waits for, with their quiescent counts: every
+        unfinished task but those parked at a voluntary switch point."""
+        holdouts = {}
+        for t in self.tasks:
+            if t.finished or (t.state in (TaskState.RUNNABLE, TaskState.SLEEPING)
+                              and t.voluntary):
+                continue
+            holdouts[t.index] = self.mem.u64(t.struct_addr + abi.TASK_RCU_QS)
+        return holdouts
+
+    def rcu_done(self, snapshot: dict[int, int]) -> bool:
+        for idx, qs in snapshot.items():
+            t = self.tasks[idx]  # a task asleep after a voluntary switch was quiescent
+            if not t.finished and self.mem.u64(t.struct_addr + abi.TASK_RCU_QS) == qs:
+                return False
+        return True
+
+    def wait_satisfied(self, wait, state: dict) -> bool:
+        from ftlab.ftrace.steps import WaitRcuTasks
+
+        if isinstance(wait, WaitRcuTasks):
+            if "snapshot" not in state:
+                state["snapshot"] = self.rcu_snapshot()
+            return self.rcu_done(state["snapshot"])
+        return self.mem.u64(wait.addr) == 0
+
+    def defer(self, wait, rest, executor) -> None:
+        """Hold an update path at a wait; it resumes between time slices once satisfied."""
+        state: dict = {}
+        if self.wait_satisfied(wait, state):
+            executor.run(rest)
+        else:
+            self.deferred.append((wait, state, rest, executor))
+
+    def poll_deferred(self) -> None:
+        """Advance update paths whose wait is over (called between time slices)."""
+        pending, self.deferred = self.deferred, []
+        for wait, state, rest, executor in pending:
+            if self.wait_satisfied(wait, state):
+                executor.run(rest)  # may wait again: that lands in self.deferred
+            else:
+                self.deferred.append((wait, state, rest, executor))
+
+    def free_text(self, addr: int, size: int) -> None:
+        """Free generated code: fill it with the ISA's undefined instruction so a task that
+        still runs it faults at once (and the report says so)."""
+        bad = self.arch.undefined_insn or b"\0"
+        self.text_poke([(addr, (bad * (size // len(bad) + 1))[:size])])
+        self.freed.append((addr, size))
+
+    def in_freed_text(self, pc: int) -> bool:
+        return any(a <= pc < a + n for a, n in self.freed)
 
     # --- faults --------------------------------------------------------------------------------
     def _fault(self, hart: Hart, reason: str, at_caller: bool = False) -> None:
@@ -421,6 +490,8 @@ class Scheduler:
             if outcome == Outcome.YIELD or (outcome == Outcome.SLICE and self.runq
                                              and m.preemptible(hart)):
                 self.runq.append(m.switch_out(hart))
+        if m.deferred:
+            m.poll_deferred()
         return busy or bool(self.runq)
 
     def run(self) -> None:
@@ -428,8 +499,11 @@ class Scheduler:
             if task.state == TaskState.RUNNABLE and task not in self.runq and all(
                     h.task is not task for h in self.machine.harts):
                 self.runq.append(task)
-        while self.step():
-            pass
+        while self.step() or self.machine.deferred:
+            if not any(h.task for h in self.machine.harts) and not self.runq:
+                self.machine.poll_deferred()
+                if self.machine.deferred:  # nothing left to run: no grace period can end
+                    break
 
 
 __all__ = ["Machine", "Scheduler", "GuestFault", "UcError"]

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 class TaskState(enum.Enum):
     RUNNABLE = "runnable"
     RUNNING = "running"
+    SLEEPING = "sleeping"  # parked and not runnable until woken
     DONE = "done"
     FAULTED = "faulted"
 
@@ -27,6 +28,7 @@ class Task:
     fault: object | None = None  # a GuestFault once faulted
     insns: int = 0  # instructions charged (time slices that ran to completion)
     last_hart: int | None = None
+    voluntary: bool = False  # parked at a voluntary switch point (an RCU-tasks QS)
     interrupted: list[list[int]] = field(default_factory=list)  # contexts under an IRQ frame
 
     @property

@@ -66,6 +66,18 @@ class Emitter:
     def call_orig_from(self, a: Asm, ip_off: int) -> None:
         a.emit(A.ldr_imm("x16", "sp", ip_off) + A.add_imm("x16", "x16", SITE_LEN) + A.blr("x16"))
 
+    def call_imm(self, a: Asm, addr: int, value: int) -> None:
+        a.emit(A.mov_imm64("x0", value) + A.mov_imm64("x16", addr) + A.blr("x16"))
+
+    def nop_slot(self, a: Asm) -> int:
+        at = a.pc
+        a.emit(A.nop())
+        return at
+
+    @staticmethod
+    def jump(pc: int, target: int) -> bytes:
+        return A.b(pc, target)
+
     def epilogue(self, a: Asm, size: int, skip_frame: bool) -> None:
         a.emit(A.ldr_imm("x9", "sp", self.x9_slot))
         a.emit(A.add_imm("sp", "sp", size))

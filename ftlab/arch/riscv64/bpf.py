@@ -66,6 +66,18 @@ class Emitter:
     def call_orig_from(self, a: Asm, ip_off: int) -> None:
         a.emit(R.ld("t1", "sp", ip_off) + R.addi("t1", "t1", SITE_LEN) + R.jalr("ra", "t1", 0))
 
+    def call_imm(self, a: Asm, addr: int, value: int) -> None:
+        a.emit(R.li("a0", value) + R.li("t1", addr) + R.jalr("ra", "t1", 0))
+
+    def nop_slot(self, a: Asm) -> int:
+        at = a.pc
+        a.emit(R.nop())
+        return at
+
+    @staticmethod
+    def jump(pc: int, target: int) -> bytes:
+        return R.j(pc, target)
+
     def epilogue(self, a: Asm, size: int, skip_frame: bool) -> None:
         a.emit(R.addi("sp", "sp", size))
         a.emit(R.ld("ra", "sp", 24) + R.ld("t0", "sp", 8))

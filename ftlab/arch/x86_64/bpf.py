@@ -73,6 +73,19 @@ class Emitter:
     def call_orig_from(self, a: Asm, ip_off: int) -> None:
         a.emit(X.mov_load("r11", "rsp", ip_off) + X.add_imm("r11", SITE_LEN) + X.call_reg("r11"))
 
+    def call_imm(self, a: Asm, addr: int, value: int) -> None:
+        a.emit(X.mov_imm64("rdi", value) + X.mov_imm64("rax", addr) + X.call_reg("rax"))
+
+    def nop_slot(self, a: Asm) -> int:
+        """A patchable slot: detach writes `jmp epilogue` here (ip_after_call)."""
+        at = a.pc
+        a.emit(X.NOP5)
+        return at
+
+    @staticmethod
+    def jump(pc: int, target: int) -> bytes:
+        return X.jmp_rel32(pc, target)
+
     def epilogue(self, a: Asm, size: int, skip_frame: bool) -> None:
         a.emit(X.mov_reg_reg("rsp", "rbp") + X.pop("rbp"))
         if self.frames == "entry":

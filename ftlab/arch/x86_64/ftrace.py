@@ -79,6 +79,10 @@ class X86Ftrace(ArchFtrace):
             yield CodeWrite(addr, new[:1], "first byte")
         yield SyncCore("text_poke_sync")
 
+    def text_poke(self, ctx: PatchContext, addr: int, new: bytes, what: str = "") -> Steps:
+        """x86 patches live code through text_poke_bp(), the int3 protocol."""
+        yield from self.poke(ctx, [(addr, ctx.read(addr, len(new)), new)])
+
     def replace_code(self, ctx: PatchContext,
                      updates: list[tuple[DynFtrace, Callable[[], Steps]]]) -> Steps:
         """ftrace_replace_code(): verify every site (ftrace_verify_code), then one batch."""

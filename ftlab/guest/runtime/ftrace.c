@@ -540,6 +540,17 @@ void ftlab_bpf_store_ret(u64 *ctx, u64 value)
 	ctx[ctx[-1]] = value;
 }
 
+/* The image reference a trampoline holds around the original (kernel/bpf/trampoline.c) */
+void __bpf_tramp_enter(u64 *ref)
+{
+	__atomic_fetch_add(ref, 1, __ATOMIC_ACQ_REL);
+}
+
+void __bpf_tramp_exit(u64 *ref)
+{
+	__atomic_fetch_sub(ref, 1, __ATOMIC_ACQ_REL);
+}
+
 u64 bpf_get_func_ip(void *ctx)
 {
 	return ((u64 *)ctx)[-2];

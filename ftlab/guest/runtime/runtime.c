@@ -47,6 +47,11 @@ __attribute__((noreturn)) void ftlab_task_main(void)
 
 void cond_resched(void)
 {
+	/* a voluntary switch point is an RCU-tasks quiescent state (rcu_tasks_qs()) */
+	struct ftlab_task *t = current;
+
+	if (t)
+		t->tracer[4]++;
 	if (this_cpu()->need_resched)
 		ftlab_mcall(FTLAB_MCALL_YIELD, 0, 0, 0);
 }

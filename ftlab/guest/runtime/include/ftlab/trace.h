@@ -116,6 +116,7 @@ struct ftrace_ret_stack {
 #define TASK_TR_RET_STACK 1 /* struct ftrace_ret_stack * */
 #define TASK_TR_CURR_RET 2 /* entries in use */
 #define TASK_TR_GRAPH_DEPTH 3
+#define TASK_TR_RCU_QS 4 /* RCU-tasks quiescent states passed (cond_resched, exit) */
 
 /* Events: a 24-byte header, then the payload; sizes are multiples of 8. */
 enum trace_type {
