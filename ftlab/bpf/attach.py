@@ -81,8 +81,19 @@ class BpfManager:
         self.trampolines: dict[str, Trampoline] = {}
         self.helpers = {n: self.image.addr(n) for n in (
             "ftlab_bpf_func_nslots", "ftlab_bpf_store_ret", "__bpf_tramp_enter",
-            "__bpf_tramp_exit")}
+            "__bpf_tramp_exit", "ftlab_bpf_boundary")}
+        self.boundaries = self._exception_boundaries()
         self.func_slots: dict[int, int] = {}  # function address -> ctx slots (mass attach)
+
+    def _exception_boundaries(self) -> dict[int, int]:
+        """Programs marked __exception_cb(cb): program address -> callback address."""
+        out = {}
+        for prog in find_programs(self.image):
+            model = self.image.models.get(prog.name)
+            for tag in model.tags if model else ():
+                if tag.startswith("exception_callback:"):
+                    out[prog.addr] = self.image.function(tag.split(":", 1)[1]).addr
+        return out
 
     def _layout(self, func: str) -> L.Layout:
         model = self.image.model(func)
@@ -159,11 +170,11 @@ class BpfManager:
             shared = tr.layout.shared or len(tr.functions) > 1
             func = None if shared else self.image.function(tr.functions[0]).addr
             probe = build(self.arch, tr.layout, tr.links, 0x1000, func, self.frames,
-                          self.helpers, ref=0x1000)
+                          self.helpers, ref=0x1000, boundaries=self.boundaries)
             addr = self.machine.text_heap.alloc(len(probe.code) + 16, align=16)
             ref = self.machine.heap.alloc(8)
             img = build(self.arch, tr.layout, tr.links, addr, func, self.frames, self.helpers,
-                        ref=ref)
+                        ref=ref, boundaries=self.boundaries)
             self.machine.text_poke([(addr, img.code)])
             name = tr.key if not tr.key.startswith("multi:") else f"multi{len(tr.functions)}"
             self.image.add_symbol(f"bpf_trampoline_{name.replace(':', '_')}", addr,

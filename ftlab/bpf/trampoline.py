@@ -75,7 +75,8 @@ class Image:
 
 
 def build(arch: ArchInfo, layout: Layout, links: Links, base: int, func: int | None,
-          frames: str, helpers: dict[str, int], ref: int = 0, ip_arg: bool = True) -> Image:
+          frames: str, helpers: dict[str, int], ref: int = 0, ip_arg: bool = True,
+          boundaries: dict[int, int] | None = None) -> Image:
     """The image for one trampoline at `base`.
 
     `func` is the traced function (None for a shared mass-attach trampoline, which finds
@@ -89,6 +90,15 @@ def build(arch: ArchInfo, layout: Layout, links: Links, base: int, func: int | N
     if hasattr(em, "x9_slot"):
         em.x9_slot = fr.scratch_off
     flags = links.flags(ip_arg)
+    boundaries = boundaries or {}
+
+    def call_prog(prog: int) -> None:
+        if prog in boundaries:  # an exception boundary: through the register-saving thunk
+            em.call_boundary(a, helpers["ftlab_bpf_boundary"], prog, fr.ctx_off,
+                             boundaries[prog])
+        else:
+            em.call(a, prog, fr.ctx_off)
+
     a = Asm(base)
     em.prologue(a, fr.size)
     after = epilogue_at = 0
@@ -109,11 +119,11 @@ def build(arch: ArchInfo, layout: Layout, links: Links, base: int, func: int | N
     if flags & CALL_ORIG:  # a task may sleep in the original: hold the image (percpu_ref)
         em.call_imm(a, helpers["__bpf_tramp_enter"], ref)
     for prog in links.fentry:
-        em.call(a, prog, fr.ctx_off)
+        call_prog(prog)
     if flags & CALL_ORIG:
         em.store_imm(a, fr.ret_off, 0)
         for prog in links.fmod_ret:
-            em.call(a, prog, fr.ctx_off)
+            call_prog(prog)
             em.store_ret(a, fr.ret_off)
             em.branch_if_ret(a, "skip_orig")  # the first non-zero result skips the original
         for k in range(layout.stack_slots):
@@ -131,7 +141,7 @@ def build(arch: ArchInfo, layout: Layout, links: Links, base: int, func: int | N
         if func is None:  # ctx[nr_slots] of this function holds the return value too
             em.call(a, helpers["ftlab_bpf_store_ret"], fr.ctx_off, second_from=fr.ret_off)
         for prog in links.fexit:
-            em.call(a, prog, fr.ctx_off)
+            call_prog(prog)
         epilogue_at = a.pc
         em.call_imm(a, helpers["__bpf_tramp_exit"], ref)
         em.load_ret(a, fr.ret_off)

@@ -98,6 +98,7 @@ def read_function_models(elf: ELFFile) -> dict[str, FuncModel]:
                 continue
             params = []
             varargs = False
+            tags = []
             holder = decl if decl is not die and not die.has_children else die
             for child in holder.iter_children():
                 if child.tag == "DW_TAG_formal_parameter":
@@ -107,6 +108,10 @@ def read_function_models(elf: ELFFile) -> dict[str, FuncModel]:
                     params.append(Param(_name(src), type_info(_type_die(src), ptr_size)))
                 elif child.tag == "DW_TAG_unspecified_parameters":
                     varargs = True
+                elif child.tag in ("DW_TAG_LLVM_annotation", 0x6000):
+                    value = child.attributes.get("DW_AT_const_value")
+                    if value is not None and isinstance(value.value, bytes):
+                        tags.append(value.value.decode(errors="replace"))
             ret = type_info(_type_die(decl), ptr_size)
-            models[name] = FuncModel(name, addr, ret, tuple(params), varargs)
+            models[name] = FuncModel(name, addr, ret, tuple(params), varargs, tuple(tags))
     return models

@@ -37,6 +37,7 @@ class FuncModel:
     ret: TypeInfo
     params: tuple[Param, ...]
     varargs: bool = False
+    tags: tuple[str, ...] = ()  # btf_decl_tag annotations (e.g. "exception_callback:cb")
 
     @property
     def nr_args(self) -> int:

@@ -78,6 +78,10 @@ class Emitter:
     def jump(pc: int, target: int) -> bytes:
         return A.b(pc, target)
 
+    def call_boundary(self, a: Asm, thunk: int, prog: int, ctx_off: int, cb: int) -> None:
+        a.emit(A.mov_imm64("x0", prog) + A.add_imm("x1", "sp", ctx_off) + A.mov_imm64("x2", cb)
+               + A.mov_imm64("x16", thunk) + A.blr("x16"))
+
     def epilogue(self, a: Asm, size: int, skip_frame: bool) -> None:
         a.emit(A.ldr_imm("x9", "sp", self.x9_slot))
         a.emit(A.add_imm("sp", "sp", size))

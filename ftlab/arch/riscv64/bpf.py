@@ -78,6 +78,10 @@ class Emitter:
     def jump(pc: int, target: int) -> bytes:
         return R.j(pc, target)
 
+    def call_boundary(self, a: Asm, thunk: int, prog: int, ctx_off: int, cb: int) -> None:
+        a.emit(R.li("a0", prog) + R.addi("a1", "sp", ctx_off) + R.li("a2", cb)
+               + R.li("t1", thunk) + R.jalr("ra", "t1", 0))
+
     def epilogue(self, a: Asm, size: int, skip_frame: bool) -> None:
         a.emit(R.addi("sp", "sp", size))
         a.emit(R.ld("ra", "sp", 24) + R.ld("t0", "sp", 8))

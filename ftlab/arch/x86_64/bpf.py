@@ -86,6 +86,10 @@ class Emitter:
     def jump(pc: int, target: int) -> bytes:
         return X.jmp_rel32(pc, target)
 
+    def call_boundary(self, a: Asm, thunk: int, prog: int, ctx_off: int, cb: int) -> None:
+        a.emit(X.mov_imm64("rdi", prog) + X.lea("rsi", "rsp", ctx_off) + X.mov_imm64("rdx", cb)
+               + X.mov_imm64("rax", thunk) + X.call_reg("rax"))
+
     def epilogue(self, a: Asm, size: int, skip_frame: bool) -> None:
         a.emit(X.mov_reg_reg("rsp", "rbp") + X.pop("rbp"))
         if self.frames == "entry":

@@ -551,6 +551,23 @@ void __bpf_tramp_exit(u64 *ref)
 	__atomic_fetch_sub(ref, 1, __ATOMIC_ACQ_REL);
 }
 
+/* bpf_throw(): walk frame records (pc, fp) to the exception boundary's thunk, then run the
+ * boundary program's callback on that frame (kernel: bpf_throw, arch_bpf_stack_walk) */
+extern char ftlab_bpf_boundary_ret[];
+__attribute__((noreturn)) void ftlab_bpf_unwind_to(u64 boundary_fp, u64 cookie);
+
+__attribute__((noreturn)) void bpf_throw(u64 cookie)
+{
+	u64 fp = (u64)__builtin_frame_address(0);
+
+	while (fp && !(fp & 7)) {
+		if (FRAME_RET(fp) == (u64)ftlab_bpf_boundary_ret)
+			ftlab_bpf_unwind_to(FRAME_PREV(fp), cookie);
+		fp = FRAME_PREV(fp);
+	}
+	ftlab_bug("bpf_throw() outside an exception boundary program");
+}
+
 u64 bpf_get_func_ip(void *ctx)
 {
 	return ((u64 *)ctx)[-2];

@@ -107,3 +107,42 @@ ftlab_direct_tramp:
 	mov	x30, x9
 	ret	x10
 	.size ftlab_direct_tramp, . - ftlab_direct_tramp
+
+/* BPF exceptions: see x86_64.S. ftlab_bpf_boundary(prog, ctx, cb) saves x19-x28. */
+	.globl ftlab_bpf_boundary
+	.type ftlab_bpf_boundary, %function
+	.p2align 3
+ftlab_bpf_boundary:
+	stp	x29, x30, [sp, #-112]!
+	mov	x29, sp
+	stp	x19, x20, [sp, #16]
+	stp	x21, x22, [sp, #32]
+	stp	x23, x24, [sp, #48]
+	stp	x25, x26, [sp, #64]
+	stp	x27, x28, [sp, #80]
+	str	x2, [sp, #96]
+	mov	x16, x0
+	mov	x0, x1
+	blr	x16
+	.globl ftlab_bpf_boundary_ret
+ftlab_bpf_boundary_ret:
+	ldp	x19, x20, [sp, #16]
+	ldp	x21, x22, [sp, #32]
+	ldp	x23, x24, [sp, #48]
+	ldp	x25, x26, [sp, #64]
+	ldp	x27, x28, [sp, #80]
+	ldp	x29, x30, [sp], #112
+	ret
+	.size ftlab_bpf_boundary, . - ftlab_bpf_boundary
+
+	.globl ftlab_bpf_unwind_to
+	.type ftlab_bpf_unwind_to, %function
+	.p2align 3
+ftlab_bpf_unwind_to:
+	mov	sp, x0
+	mov	x29, x0
+	ldr	x16, [sp, #96]
+	mov	x0, x1
+	blr	x16
+	b	ftlab_bpf_boundary_ret
+	.size ftlab_bpf_unwind_to, . - ftlab_bpf_unwind_to

@@ -116,3 +116,58 @@ return_to_handler:
 	addi	sp, sp, 32
 	jr	ra
 	.size return_to_handler, . - return_to_handler
+
+/* BPF exceptions: see x86_64.S. ftlab_bpf_boundary(prog, ctx, cb) saves s1-s11. */
+	.globl ftlab_bpf_boundary
+	.type ftlab_bpf_boundary, @function
+	.p2align 3
+ftlab_bpf_boundary:
+	addi	sp, sp, -112
+	sd	ra, 104(sp)
+	sd	s0, 96(sp)
+	addi	s0, sp, 112
+	sd	s1, 8(sp)
+	sd	s2, 16(sp)
+	sd	s3, 24(sp)
+	sd	s4, 32(sp)
+	sd	s5, 40(sp)
+	sd	s6, 48(sp)
+	sd	s7, 56(sp)
+	sd	s8, 64(sp)
+	sd	s9, 72(sp)
+	sd	s10, 80(sp)
+	sd	s11, 88(sp)
+	sd	a2, 0(sp)
+	mv	t1, a0
+	mv	a0, a1
+	jalr	t1
+	.globl ftlab_bpf_boundary_ret
+ftlab_bpf_boundary_ret:
+	ld	s1, 8(sp)
+	ld	s2, 16(sp)
+	ld	s3, 24(sp)
+	ld	s4, 32(sp)
+	ld	s5, 40(sp)
+	ld	s6, 48(sp)
+	ld	s7, 56(sp)
+	ld	s8, 64(sp)
+	ld	s9, 72(sp)
+	ld	s10, 80(sp)
+	ld	s11, 88(sp)
+	ld	ra, 104(sp)
+	ld	s0, 96(sp)
+	addi	sp, sp, 112
+	ret
+	.size ftlab_bpf_boundary, . - ftlab_bpf_boundary
+
+	.globl ftlab_bpf_unwind_to
+	.type ftlab_bpf_unwind_to, @function
+	.p2align 3
+ftlab_bpf_unwind_to:
+	addi	sp, a0, -112
+	mv	s0, a0
+	ld	t1, 0(sp)
+	mv	a0, a1
+	jalr	t1
+	j	ftlab_bpf_boundary_ret
+	.size ftlab_bpf_unwind_to, . - ftlab_bpf_unwind_to

@@ -97,3 +97,49 @@ ftlab_direct_tramp:
 	lock incq ftlab_direct_calls(%rip)
 	ret
 	.size ftlab_direct_tramp, . - ftlab_direct_tramp
+
+/*
+ * BPF exceptions (kernel: arch_bpf_stack_walk, the boundary program's prologue, the
+ * exception callback). The trampoline calls an exception-boundary program through this
+ * thunk, which saves every callee-saved register; bpf_throw() finds the thunk's frame by
+ * walking frame records and resumes here with the callback's result.
+ *   ftlab_bpf_boundary(prog, ctx, cb)
+ */
+	.globl ftlab_bpf_boundary
+	.type ftlab_bpf_boundary, @function
+	.p2align 4
+ftlab_bpf_boundary:
+	pushq	%rbp
+	movq	%rsp, %rbp
+	pushq	%rbx
+	pushq	%r12
+	pushq	%r13
+	pushq	%r14
+	pushq	%r15
+	pushq	%rdx			/* the exception callback, at rbp - 48 */
+	movq	%rdi, %rax
+	movq	%rsi, %rdi
+	call	*%rax
+	.globl ftlab_bpf_boundary_ret
+ftlab_bpf_boundary_ret:
+	addq	$8, %rsp
+	popq	%r15
+	popq	%r14
+	popq	%r13
+	popq	%r12
+	popq	%rbx
+	popq	%rbp
+	ret
+	.size ftlab_bpf_boundary, . - ftlab_bpf_boundary
+
+/* ftlab_bpf_unwind_to(boundary_fp, cookie): run the callback on the boundary's frame */
+	.globl ftlab_bpf_unwind_to
+	.type ftlab_bpf_unwind_to, @function
+	.p2align 4
+ftlab_bpf_unwind_to:
+	movq	%rdi, %rbp
+	leaq	-48(%rbp), %rsp
+	movq	%rsi, %rdi
+	call	*-48(%rbp)
+	jmp	ftlab_bpf_boundary_ret
+	.size ftlab_bpf_unwind_to, . - ftlab_bpf_unwind_to

@@ -86,4 +86,10 @@ static inline __attribute__((always_inline)) long bpf_get_func_ret(void *ctx, u6
  * returns the number of bytes written */
 long bpf_get_stack(void *ctx, u64 *buf, u32 size, u64 flags);
 
+/* BPF exceptions (bpf_experimental.h): the program marked __exception_cb(cb) is the
+ * boundary; bpf_throw(cookie) from it or anything it calls unwinds to it, runs cb(cookie) on
+ * its frame, and the program returns cb's result */
+#define __exception_cb(name) __attribute__((btf_decl_tag("exception_callback:" #name)))
+__attribute__((noreturn)) void bpf_throw(u64 cookie);
+
 #endif
