@@ -16,6 +16,7 @@ def apply_filter(current: set[str], patterns: Iterable[str], names: Iterable[str
     """The new set after writing `patterns` (replacing or appending), and the patterns that
     matched no function (the kernel fails such a write with -EINVAL)."""
     names = list(names)
+    known = set(names)
     result = set(current) if append else set()
     unmatched = []
     for raw in patterns:
@@ -25,7 +26,10 @@ def apply_filter(current: set[str], patterns: Iterable[str], names: Iterable[str
         negate = pat.startswith("!")
         if negate:
             pat = pat[1:]
-        hits = {n for n in names if match(pat, n)}
+        if any(c in pat for c in "*?["):
+            hits = {n for n in names if match(pat, n)}
+        else:  # a plain name: no scan (mass attach names thousands of functions)
+            hits = {pat} if pat in known else set()
         if not hits:
             unmatched.append(raw)
             continue
