@@ -155,3 +155,10 @@ def test_seed000_stack_through_the_trampoline(arch, tmp_path, capsys):
     legacy = stack(["--legacy-frames"])
     assert legacy[:4] == ["bpf_prog", "bpf_trampoline_do_empty", "do_empty", "seq_read_iter"]
     assert "meminfo_proc_show" not in legacy  # the frame seed 000 lost
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_ip_arg_only_when_a_program_asks(arch):
+    _, _, _, bm = run(arch, "call_all", 2)
+    assert bm.trampolines["f3"].flags & 8  # on_f3 calls bpf_get_func_ip
+    assert not bm.trampolines["f12"].flags & 8

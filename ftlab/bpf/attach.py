@@ -95,6 +95,15 @@ class BpfManager:
                     out[prog.addr] = self.image.function(tag.split(":", 1)[1]).addr
         return out
 
+    def _uses_func_ip(self, links: Links) -> bool:
+        """IP_ARG: some attached program calls bpf_get_func_ip (its DWARF call sites say)."""
+        by_addr = {s.addr: s.name for s in self.image.symbols.values() if s.is_func}
+        for prog in links.fentry + links.fexit + links.fmod_ret:
+            model = self.image.models.get(by_addr.get(prog, ""))
+            if model is None or "bpf_get_func_ip" in model.calls:
+                return True  # no model: be safe and pass the ip
+        return False
+
     def _layout(self, func: str) -> L.Layout:
         model = self.image.model(func)
         e = self.emitter
@@ -169,12 +178,13 @@ class BpfManager:
         for tr in self.trampolines.values():
             shared = tr.layout.shared or len(tr.functions) > 1
             func = None if shared else self.image.function(tr.functions[0]).addr
+            ip_arg = self._uses_func_ip(tr.links)
             probe = build(self.arch, tr.layout, tr.links, 0x1000, func, self.frames,
-                          self.helpers, ref=0x1000, boundaries=self.boundaries)
+                          self.helpers, ref=0x1000, boundaries=self.boundaries, ip_arg=ip_arg)
             addr = self.machine.text_heap.alloc(len(probe.code) + 16, align=16)
             ref = self.machine.heap.alloc(8)
             img = build(self.arch, tr.layout, tr.links, addr, func, self.frames, self.helpers,
-                        ref=ref, boundaries=self.boundaries)
+                        ref=ref, boundaries=self.boundaries, ip_arg=ip_arg)
             self.machine.text_poke([(addr, img.code)])
             name = tr.key if not tr.key.startswith("multi:") else f"multi{len(tr.functions)}"
             self.image.add_symbol(f"bpf_trampoline_{name.replace(':', '_')}", addr,

@@ -114,7 +114,8 @@ def build(arch: ArchInfo, layout: Layout, links: Links, base: int, func: int | N
         em.call_plain(a, helpers["ftlab_bpf_func_nslots"], fr.ip_off)
         em.store_ret(a, fr.nr_off)
     else:
-        em.store_imm(a, fr.ip_off, func)
+        if ip_arg:  # ctx[-2] only when a program asks for the function's ip (IP_ARG)
+            em.store_imm(a, fr.ip_off, func)
         em.store_imm(a, fr.nr_off, layout.nr_slots)
     if flags & CALL_ORIG:  # a task may sleep in the original: hold the image (percpu_ref)
         em.call_imm(a, helpers["__bpf_tramp_enter"], ref)

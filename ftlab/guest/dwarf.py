@@ -75,6 +75,24 @@ def _low_pc(die: DIE) -> int | None:
     return attr.value if attr is not None else None
 
 
+_CALL_SITES = ("DW_TAG_GNU_call_site", "DW_TAG_call_site")
+
+
+def _callees(die: DIE) -> list[str]:
+    """Functions this one calls, from its call-site DIEs (inlined bodies included)."""
+    out = []
+    for child in die.iter_children():
+        if child.tag in _CALL_SITES:
+            for attr in ("DW_AT_abstract_origin", "DW_AT_call_origin"):
+                if attr in child.attributes:
+                    callee = child.get_DIE_from_attribute(attr)
+                    if _name(callee):
+                        out.append(_name(callee))
+        elif child.tag in ("DW_TAG_inlined_subroutine", "DW_TAG_lexical_block"):
+            out += _callees(child)
+    return out
+
+
 def read_function_models(elf: ELFFile) -> dict[str, FuncModel]:
     """Every defined function's model, keyed by name (the first definition wins)."""
     if not elf.has_dwarf_info():
@@ -113,5 +131,6 @@ def read_function_models(elf: ELFFile) -> dict[str, FuncModel]:
                     if value is not None and isinstance(value.value, bytes):
                         tags.append(value.value.decode(errors="replace"))
             ret = type_info(_type_die(decl), ptr_size)
-            models[name] = FuncModel(name, addr, ret, tuple(params), varargs, tuple(tags))
+            models[name] = FuncModel(name, addr, ret, tuple(params), varargs, tuple(tags),
+                                     tuple(_callees(die)))
     return models

@@ -38,6 +38,7 @@ class FuncModel:
     params: tuple[Param, ...]
     varargs: bool = False
     tags: tuple[str, ...] = ()  # btf_decl_tag annotations (e.g. "exception_callback:cb")
+    calls: tuple[str, ...] = ()  # functions it calls (DWARF call sites)
 
     @property
     def nr_args(self) -> int:
