@@ -63,6 +63,7 @@ def default_choice(current: str | None, enabled: list[str]) -> str:
 def execute(world: World, prefix: list[str], record: bool = False) -> Execution:
     """Run one schedule: `prefix`, then the default (no preemption) continuation."""
     world.restore()
+    world.recording = record
     decisions: list[Decision] = []
     actions: list[Action] = []
     current: str | None = None

@@ -142,7 +142,9 @@ class World:
         self.ftrace.boot()
         self.instances: dict[str, TraceInstance] = {}
         self.far_tramp = m.text_heap.alloc(64)
-        m.text_poke([(self.far_tramp, self.scheme.null_trampoline(self.far_tramp))])
+        null = self.scheme.null_trampoline(self.far_tramp)
+        m.text_poke([(self.far_tramp, null)])
+        self.image.add_symbol("ftlab_far_trampoline", self.far_tramp, len(null))
         self.near_tramp = self.image.addr("ftlab_direct_tramp")
         scenario.setup(self)
         self.tasks = [m.spawn(scenario.entry, self._args()) for _ in range(self.nharts)]
@@ -155,7 +157,9 @@ class World:
         self.steps = self._split(recorder.steps)
         self._final_bytes = dict(recorder.pending)
         self.hot = self._hot_points()
+        self.boundaries = self._boundaries()
         self.free = [True] * self.nharts
+        self.recording = False  # timelines want text for every action; searches do not
         self.state = RunState()
         self._bp: list[int | None] = [None] * self.nharts
         for hart in m.harts:
@@ -232,6 +236,17 @@ class World:
                         if insn.address <= s.addr < insn.address + insn.size:
                             hot.add(insn.address)
         return hot
+
+    def _boundaries(self) -> set[int]:
+        """Every instruction start of every function and generated trampoline: where a control
+        transfer may land."""
+        cs = disassembler(self.arch)
+        mem = self.machine.mem
+        out: set[int] = set()
+        for sym in self.image.symbols.values():
+            if sym.is_func and sym.size:
+                out.update(i.address for i in cs.disasm(mem.read(sym.addr, sym.size), sym.addr))
+        return out
 
     def _final_view(self, addr: int, n: int) -> bytes:
         data = bytearray(self.machine.mem.read(addr, n))
@@ -447,22 +462,23 @@ class World:
         pc = hart.pc
         task = hart.task
         assert task is not None
-        where = self.image.symbolize(pc)
-        cs = disassembler(self.arch)
         text = ""
         if pc in self.hot:
-            view = self._view(hart, pc, 16) if variant == "old" else m.mem.read(pc, 16)
-            if variant == "udf":
-                view = self.arch.undefined_insn + view[len(self.arch.undefined_insn):]
-            insn = next(cs.disasm(view, pc, 1), None)
-            text = f"{insn.mnemonic} {insn.op_str}".strip() if insn else view[:4].hex()
-            if variant != "new":
-                text += f" [{variant} fetch]"
+            overlay = self.state.overlays[hart.id]
+            insn = None
+            if self.recording or (variant == "new" and overlay):  # decoding costs: only then
+                view = self._view(hart, pc, 16) if variant == "old" else m.mem.read(pc, 16)
+                if variant == "udf":
+                    view = self.arch.undefined_insn + view[len(self.arch.undefined_insn):]
+                insn = next(disassembler(self.arch).disasm(view, pc, 1), None)
+                text = f"{insn.mnemonic} {insn.op_str}".strip() if insn else view[:4].hex()
+                if variant != "new":
+                    text += f" [{variant} fetch]"
             self._step_one(hart, variant)
-            if variant == "new":
+            if variant == "new" and overlay:
                 size = insn.size if insn else 4
                 for a in range(pc, pc + size):
-                    self.state.overlays[hart.id].pop(a, None)
+                    overlay.pop(a, None)
         if hart.task is task and task.state == TaskState.RUNNING:
             self.free[hart.id] = True
             outcome = Outcome.CONTINUE
@@ -474,6 +490,9 @@ class World:
                 where_now = self.image.symbolize(hart.pc)
                 raise Violation("hang", f"hart {hart.id} ran {FREE_RUN_LIMIT} instructions "
                                 f"without reaching a visible point ({where_now})")
+        if not self.recording:
+            return Action(f"H{hart.id}", hart.id, pc, "")
+        where = self.image.symbolize(pc)
         return Action(f"H{hart.id}", hart.id, pc, f"{where}: {text}" if text else where)
 
     def _step_one(self, hart: Hart, variant: str) -> None:
@@ -501,6 +520,12 @@ class World:
             self._breakpoint(hart, pc, bp, variant)
             return
         self._check_outcome(hart, task, outcome)
+        if hart.task is task and hart.pc not in self.boundaries:
+            target = hart.pc
+            raise Violation("control transfer", f"hart {hart.id} ({task.name}) went from "
+                            f"{self.image.symbolize(pc)} to {target:#x} "
+                            f"({self.image.symbolize(target)}), not an instruction boundary "
+                            "of any function or trampoline")
 
     def _breakpoint(self, hart: Hart, pc: int, intno: int, variant: str = "new") -> None:
         new = self.state.int3.get(pc)
