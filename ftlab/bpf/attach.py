@@ -33,6 +33,9 @@ class Program:
 
 def find_programs(image: Image) -> list[Program]:
     """Programs in SEC("kind/target") sections, as a libbpf skeleton finds them."""
+    cached = image.__dict__.get("_bpf_programs")
+    if cached is not None:
+        return cached
     progs = []
     with open(image.path, "rb") as f:
         elf = ELFFile(f)
@@ -46,7 +49,8 @@ def find_programs(image: Image) -> list[Program]:
                 kind, target = m.groups()
                 progs.append(Program(sym.name, sym["st_value"], kind.split(".")[0], target,
                                      kind.endswith(".multi")))
-    return sorted(progs, key=lambda p: p.addr)
+    image.__dict__["_bpf_programs"] = sorted(progs, key=lambda p: p.addr)
+    return image.__dict__["_bpf_programs"]
 
 
 @dataclass

@@ -101,15 +101,17 @@ class Executor:
     def __init__(self, machine: Machine) -> None:
         self.machine = machine
         self.pending: list[tuple[int, bytes]] = []
+        self._overlay: dict[int, int] = {}  # byte address -> pending value, for reads
         self.steps = 0
 
     def read(self, addr: int, n: int) -> bytes:
         """What the patcher reads back (pending code writes included)."""
         data = bytearray(self.machine.mem.read(addr, n))
-        for a, d in self.pending:
-            lo, hi = max(a, addr), min(a + len(d), addr + n)
-            if lo < hi:
-                data[lo - addr:hi - addr] = d[lo - a:hi - a]
+        if self._overlay:
+            for i in range(n):
+                b = self._overlay.get(addr + i)
+                if b is not None:
+                    data[i] = b
         return bytes(data)
 
     def apply(self, step: Step) -> None:
@@ -119,6 +121,8 @@ class Executor:
             self.machine.free_text(step.addr, step.size)
         elif isinstance(step, CodeWrite):
             self.pending.append((step.addr, step.data))
+            for i, b in enumerate(step.data):
+                self._overlay[step.addr + i] = b
         elif isinstance(step, DataWrite):
             self.machine.mem.write(step.addr, step.data)
         elif isinstance(step, SyncCore):
@@ -128,6 +132,7 @@ class Executor:
         if self.pending:
             self.machine.text_poke(self.pending)
             self.pending = []
+            self._overlay = {}
 
     def run(self, steps: Iterable[Step]) -> None:
         """Apply steps until one must wait for the guest (a grace period, a reference
