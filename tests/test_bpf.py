@@ -24,12 +24,12 @@ def s64(v):
     return v - 2**64 if v >= 2**63 else v
 
 
-def run(arch, entry, k, attach=True, only=None):
+def run(arch, entry, k, attach=True, only=None, frames="entry"):
     image = load([BPF_C], arch)
     m = Machine(image)
     ft = Ftrace(m, get_scheme(arch, None))
     ft.boot()
-    bm = BpfManager(ft)
+    bm = BpfManager(ft, frames=frames)
     if attach:
         for p in find_programs(image):
             if only is None or p.name in only:
@@ -74,6 +74,21 @@ def test_struct_arguments_take_two_slots(arch):
     # riscv splits the struct between a7 and the stack; arm64 and x86 put it on the stack
     assert g("split_seen", 10) == [1, 2, 3, 4, 5, 6, 7, 11, -13, -17]
     assert g("f0_ret", 1) == [42] and g("f0_cnt") == [0]
+
+
+@pytest.mark.parametrize("frames", ["plain", "legacy"])
+@pytest.mark.parametrize("arch", ARCHES)
+def test_other_frame_shapes_keep_the_semantics(arch, frames):
+    """kfunc style (entered as a plain call) and the pre-fix frames: same values, same
+    results; only what an unwinder sees differs."""
+    base = s64(run(arch, "call_all", 3, attach=False)[0])
+    result, g, _, _ = run(arch, "call_all", 3, frames=frames)
+    assert s64(result) == base - 30 + 777
+    assert g("seen", 12) == [-5, 65000, -99997, 1, -2, 3, -4, 5, -9, 10, -11, 12]
+    assert g("seen_ret") == [-22] and g("chain", 3) == [0, 777, 1]
+    result, g, _, _ = run(arch, "call_more", 0, frames=frames)
+    assert result == run(arch, "call_more", 0, attach=False)[0]
+    assert g("split_seen", 10) == [1, 2, 3, 4, 5, 6, 7, 11, -13, -17]
 
 
 @pytest.mark.parametrize("arch", ARCHES)
@@ -155,6 +170,10 @@ def test_seed000_stack_through_the_trampoline(arch, tmp_path, capsys):
     legacy = stack(["--legacy-frames"])
     assert legacy[:4] == ["bpf_prog", "bpf_trampoline_do_empty", "do_empty", "seq_read_iter"]
     assert "meminfo_proc_show" not in legacy  # the frame seed 000 lost
+    # entered as a plain call (kfunc/struct_ops): one ordinary frame, the caller next
+    kfunc = stack(["--kfunc-style"])
+    assert kfunc[:4] == ["bpf_prog", "bpf_trampoline_do_empty", "meminfo_proc_show",
+                         "seq_read_iter"]
 
 
 @pytest.mark.parametrize("arch", ARCHES)

@@ -74,7 +74,7 @@ PROTOCOLS = ("kernel", "rcu-tasks-only", "naive")
 
 class BpfManager:
     def __init__(self, ftrace: Ftrace, frames: str = "entry") -> None:
-        if frames not in ("entry", "legacy"):
+        if frames not in ("entry", "legacy", "plain"):
             raise FtlabError(f"unknown frame shape '{frames}'")
         self.ftrace = ftrace
         self.machine = ftrace.machine

@@ -39,16 +39,16 @@ def _pair(text: str, what: str) -> tuple[str, str]:
 def run(ns: argparse.Namespace) -> int:
     from ftlab.tracing import TraceConfig, TraceSession
 
-    if ns.kfunc_style:
-        raise FtlabError("--kfunc-style is not implemented yet: ftlab's trampolines are "
-                         "entered from a patched function entry")
+    if ns.kfunc_style and ns.legacy_frames:
+        raise UsageError("--kfunc-style and --legacy-frames are different frame shapes")
     tracer = ns.tracer if ns.tracer != "function" or ns.filter else "nop"
     config = TraceConfig(tracer=tracer, filters=ns.filter, notrace=ns.notrace,
                          options=ns.option, clock=ns.clock, buffer_kb=ns.buffer_size_kb)
     session = TraceSession(ns.files, ns.arch, scheme=ns.scheme, harts=ns.harts, seed=ns.seed,
                            max_insns=ns.max_insns, config=config)
     image = session.image
-    bpf = BpfManager(session.ftrace, frames="legacy" if ns.legacy_frames else "entry")
+    frames = "plain" if ns.kfunc_style else ("legacy" if ns.legacy_frames else "entry")
+    bpf = BpfManager(session.ftrace, frames=frames)
     programs = {p.name: p for p in find_programs(image)}
     manual = [("fentry", x) for x in ns.fentry] + [("fexit", x) for x in ns.fexit] + [
         ("fmod_ret", x) for x in ns.fmod_ret]

@@ -85,7 +85,9 @@ def build(arch: ArchInfo, layout: Layout, links: Links, base: int, func: int | N
         raise BpfError(errno.E2BIG, f"{links.count()} programs on one trampoline, more than "
                        f"{BPF_MAX_TRAMP_LINKS}")
     mod = arch_emitter(arch)
-    em = mod.Emitter(frames)
+    if frames == "plain" and func is None:
+        raise BpfError(errno.EINVAL, "a kfunc-style trampoline serves one function, not many")
+    em = mod.Emitter(frames, func)
     fr = frame_for(layout)
     if hasattr(em, "x9_slot"):
         em.x9_slot = fr.scratch_off

@@ -13,15 +13,18 @@ SITE_LEN = 8  # mov x9, x30; bl
 
 
 class Emitter:
-    def __init__(self, frames: str) -> None:
+    def __init__(self, frames: str, func: int | None = None) -> None:
         self.frames = frames
-        self.args_base = {"entry": 32, "legacy": 16}[frames]  # entry sp, relative to x29
+        self.func = func
+        self.args_base = {"entry": 32, "legacy": 16, "plain": 16}[frames]  # entry sp - x29
         self.x9_slot = 0  # set by the builder: where x9 (the parent) is kept
 
     def prologue(self, a: Asm, size: int) -> None:
         if self.frames == "entry":
             # (FP, x9) then (FP, LR): the parent and the traced function both unwind
             a.emit(A.stp("x29", "x9", "sp", -16, index="pre") + A.add_imm("x29", "sp", 0))
+        elif self.frames == "plain":  # kfunc style: as if called instead of the function
+            a.emit(A.mov_reg("x30", "x9"))
         a.emit(A.stp("x29", "x30", "sp", -16, index="pre") + A.add_imm("x29", "sp", 0))
         a.emit(A.sub_imm("sp", "sp", size))
         a.emit(A.str_imm("x9", "sp", self.x9_slot))
@@ -86,6 +89,12 @@ class Emitter:
         a.emit(A.ldr_imm("x9", "sp", self.x9_slot))
         a.emit(A.add_imm("sp", "sp", size))
         a.emit(A.ldp("x29", "x30", "sp", 16, index="post"))
+        if self.frames == "plain":
+            if skip_frame:
+                a.emit(A.ret("x30"))
+            else:  # on into the function, x30 the parent's return address
+                a.emit(A.mov_imm64("x16", self.func + SITE_LEN) + A.br("x16"))
+            return
         if self.frames == "entry":
             a.emit(A.ldp("x29", "x9", "sp", 16, index="post"))
         if skip_frame:  # return to the parent with x0 (reloaded from the return slot)

@@ -13,11 +13,16 @@ SITE_LEN = 8  # auipc t0; jalr t0
 
 
 class Emitter:
-    def __init__(self, frames: str) -> None:
+    def __init__(self, frames: str, func: int | None = None) -> None:
         self.frames = frames
-        self.args_base = 16  # entry sp, relative to s0, for both frame shapes
+        self.func = func
+        self.args_base = 0 if frames == "plain" else 16  # the entry sp, relative to s0
 
     def prologue(self, a: Asm, size: int) -> None:
+        if self.frames == "plain":  # kfunc style: one ordinary frame, t0 ignored
+            a.emit(R.addi("sp", "sp", -16) + R.sd("ra", "sp", 8) + R.sd("s0", "sp", 0))
+            a.emit(R.addi("s0", "sp", 16) + R.addi("sp", "sp", -size))
+            return
         a.emit(R.addi("sp", "sp", -32))
         if self.frames == "entry":
             # FP+8 parent RA, FP+0 parent FP; FP-8 RA into the traced function, FP-16 its FP
@@ -84,6 +89,13 @@ class Emitter:
 
     def epilogue(self, a: Asm, size: int, skip_frame: bool) -> None:
         a.emit(R.addi("sp", "sp", size))
+        if self.frames == "plain":
+            a.emit(R.ld("ra", "sp", 8) + R.ld("s0", "sp", 0) + R.addi("sp", "sp", 16))
+            if skip_frame:
+                a.emit(R.jalr("zero", "ra", 0))
+            else:
+                a.emit(R.li("t1", self.func + SITE_LEN) + R.jalr("zero", "t1", 0))
+            return
         a.emit(R.ld("ra", "sp", 24) + R.ld("t0", "sp", 8))
         a.emit(R.ld("s0", "sp", 16 if self.frames == "entry" else 0))
         a.emit(R.addi("sp", "sp", 32))

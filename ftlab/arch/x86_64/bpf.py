@@ -15,11 +15,12 @@ PUSH_RSP_16 = bytes.fromhex("ff742410")  # push qword ptr [rsp + 16]
 
 
 class Emitter:
-    def __init__(self, frames: str) -> None:
+    def __init__(self, frames: str, func: int | None = None) -> None:
         self.frames = frames
+        self.func = func
         # where the traced function's stack arguments start, relative to rbp
-        self.args_base = {"entry": 48, "legacy": 24}[frames]
-        self.ret_slot = {"entry": 32, "legacy": 8}[frames]  # [rbp + this] = func+5
+        self.args_base = {"entry": 48, "legacy": 24, "plain": 16}[frames]
+        self.ret_slot = {"entry": 32, "legacy": 8, "plain": 0}[frames]  # [rbp + this] = func+5
 
     def prologue(self, a: Asm, size: int) -> None:
         if self.frames == "entry":
@@ -28,6 +29,9 @@ class Emitter:
             a.emit(PUSH_RSP_8 + X.push("rbp") + X.mov_reg_reg("rbp", "rsp"))
             a.emit(PUSH_RSP_16 + X.push("rbp") + X.mov_reg_reg("rbp", "rsp"))
             a.emit(X.sub_imm("rsp", size))
+        elif self.frames == "plain":  # kfunc style: as if called instead of the function
+            a.emit(X.add_imm("rsp", 8))  # drop the link into the traced function
+            a.emit(X.push("rbp") + X.mov_reg_reg("rbp", "rsp") + X.sub_imm("rsp", size))
         else:  # the kernel's own x86 frame: one record, the parent is lost to fp unwinding
             a.emit(X.push("rbp") + X.mov_reg_reg("rbp", "rsp") + X.sub_imm("rsp", size + 8))
 
@@ -92,6 +96,12 @@ class Emitter:
 
     def epilogue(self, a: Asm, size: int, skip_frame: bool) -> None:
         a.emit(X.mov_reg_reg("rsp", "rbp") + X.pop("rbp"))
+        if self.frames == "plain":
+            if not skip_frame:  # go on into the function, the parent's return address on top
+                a.emit(X.mov_imm64("r11", self.func + SITE_LEN) + X.jmp_reg("r11"))
+                return
+            a.emit(X.ret())
+            return
         if self.frames == "entry":
             a.emit(X.add_imm("rsp", 8) + X.pop("rbp") + X.add_imm("rsp", 8))
         if skip_frame:  # drop func+5: return straight to the parent with rax
