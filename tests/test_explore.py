@@ -104,3 +104,13 @@ def test_custom_guest(tmp_path, capsys):
                                   ["explore", "arm64-callops-enable", "--strategy", "dfs"]])
 def test_usage_errors(argv, capsys):
     assert main(argv) == 2
+
+
+def test_seed004_a_stale_trace_function_after_update_ftrace_func():
+    """riscv v6.16 without CALL_OPS: a task that loaded ftrace_call_dest before the update
+    and was held before calling it calls the old function after update_ftrace_func()
+    returned, whatever barriers and IPIs the update used."""
+    world = World(get_scenario("riscv64-v6.16-call-dest"))
+    out = explore_exhaustive(world, 1, invariant="stale trace function")
+    assert out.verdict == "violation" and out.preemptions == 1
+    assert "ftrace_ops_list_func" in out.execution.violation.detail

@@ -121,9 +121,11 @@ def _prefix_cost(decisions: list[Decision]) -> int:
 
 def explore_exhaustive(world: World, bound: int, budget: float | None = None,
                        progress: Callable[[Stats], None] | None = None,
-                       roots: list[list[str]] | None = None) -> Outcome:
+                       roots: list[list[str]] | None = None,
+                       invariant: str | None = None) -> Outcome:
     """Every schedule with at most `bound` preemptions, fewest preemptions first; the first
-    violation found is a minimal-preemption counterexample."""
+    violation found is a minimal-preemption counterexample. With `invariant`, violations of
+    other invariants end their schedule but the search goes on."""
     stats = Stats()
     start = time.perf_counter()
     heap: list[tuple[int, int, int, list[str]]] = []
@@ -143,9 +145,12 @@ def explore_exhaustive(world: World, bound: int, budget: float | None = None,
         if progress is not None and stats.schedules % 25 == 0:
             stats.seconds = time.perf_counter() - start
             progress(stats)
-        if run.violation is not None:
+        if run.violation is not None and (invariant is None
+                                          or run.violation.invariant == invariant):
             stats.seconds = time.perf_counter() - start
             return Outcome("violation", run, stats, _prefix_cost(run.decisions))
+        if run.violation is not None:
+            continue
         so_far = _prefix_cost(run.decisions[:len(prefix)])
         for j in range(len(prefix), len(run.decisions)):
             d = run.decisions[j]

@@ -35,6 +35,7 @@ from ftlab.ftrace.steps import (
     CodeWrite,
     DataWrite,
     FreeText,
+    FuncRetired,
     Step,
     StopMachine,
     SyncCore,
@@ -156,8 +157,12 @@ class World:
         scenario.operation(self)
         self.steps = self._split(recorder.steps)
         self._final_bytes = dict(recorder.pending)
+        self.retired = {i: s for i, s in enumerate(self.steps) if isinstance(s, FuncRetired)}
         self.hot = self._hot_points()
+        self.hot.update(s.old for s in self.retired.values())
         self.boundaries = self._boundaries()
+        self._caller = self.image.function("ftrace_caller")
+        self._stale: Violation | None = None
         self.free = [True] * self.nharts
         self.recording = False  # timelines want text for every action; searches do not
         self.state = RunState()
@@ -286,12 +291,24 @@ class World:
             h.uc.ctl_flush_tb()
             self.free[h.id] = True
         self.state = RunState(overlays=[{} for _ in m.harts])
+        self._stale = None
 
     # --- hooks ---------------------------------------------------------------------------------
     def _on_hot(self, uc, addr, size, hart: Hart) -> None:
         if self.free[hart.id]:
             uc.emu_stop()
             return
+        for index, marker in self.retired.items():
+            if addr == marker.old and self.state.step > index:
+                ret = hart.reg(self.arch.ra) if self.arch.ra else self.machine.mem.u64(
+                    hart.reg(self.arch.sp))
+                c = self._caller
+                if c.addr <= ret < c.addr + c.size:
+                    self._stale = Violation(
+                        "stale trace function", f"hart {hart.id} called "
+                        f"{self.image.symbolize(addr)} through ftrace_caller after "
+                        f"update_ftrace_func() replaced it by "
+                        f"{self.image.symbolize(marker.new)} and returned")
         rec = self.rec_by_ip.get(addr)
         if rec is not None and hart.task is not None:
             ret = hart.reg(self.arch.ra) if self.arch.ra else self.machine.mem.u64(
@@ -421,6 +438,9 @@ class World:
             text = step.kind
         elif isinstance(step, WaitRcuTasks | WaitRefZero):
             text = f"waited: {step.what}"
+        elif isinstance(step, FuncRetired):
+            text = (f"update_ftrace_func returned: {self.image.symbolize(step.old)} -> "
+                    f"{self.image.symbolize(step.new)}")
         elif isinstance(step, FreeText):
             bad = self.arch.undefined_insn
             m.mem.write(step.addr, (bad * (step.size // len(bad) + 1))[:step.size])
@@ -519,6 +539,9 @@ class World:
             self._bp[hart.id] = None
             self._breakpoint(hart, pc, bp, variant)
             return
+        if self._stale is not None:
+            stale, self._stale = self._stale, None
+            raise stale
         self._check_outcome(hart, task, outcome)
         if hart.task is task and hart.pc not in self.boundaries:
             target = hart.pc

@@ -11,7 +11,16 @@ from ftlab.errors import FtlabError
 from ftlab.ftrace import abi
 from ftlab.ftrace.arch_ops import ArchFtrace, PatchContext
 from ftlab.ftrace.filter import apply_filter
-from ftlab.ftrace.steps import Barrier, DataWrite, Executor, Step, Steps, SyncCore, u64
+from ftlab.ftrace.steps import (
+    Barrier,
+    DataWrite,
+    Executor,
+    FuncRetired,
+    Step,
+    Steps,
+    SyncCore,
+    u64,
+)
 from ftlab.guest.loader import PatchSite
 from ftlab.machine.machine import Machine
 
@@ -226,8 +235,14 @@ class Ftrace:
         """update_ftrace_func(): skipped when the function did not change."""
         if func == self.saved_func:
             return
+        old = self.saved_func if self.saved_func is not None else self.ftrace_stub
         self.saved_func = func
-        yield from self.arch_ops.update_ftrace_func(self.ctx, func)
+        wrote = False
+        for step in self.arch_ops.update_ftrace_func(self.ctx, func):
+            wrote = True
+            yield step
+        if wrote:  # CALL_OPS arches have no global function: nothing retires
+            yield FuncRetired(old, func)
 
     def _run_update(self, update_func: bool) -> Steps:
         """ftrace_run_update_code(): arch_ftrace_update_code(ftrace_modify_all_code)."""

@@ -75,8 +75,17 @@ class FreeText:
     what: str = ""
 
 
+@dataclass(frozen=True)
+class FuncRetired:
+    """update_ftrace_func() returned: from here on no hart may call `old` through the trace
+    function slot (a marker: it changes nothing)."""
+
+    old: int
+    new: int
+
+
 Step = (CodeWrite | DataWrite | Barrier | SyncCore | StopMachine | WaitRcuTasks | WaitRefZero
-        | FreeText)
+        | FreeText | FuncRetired)
 Waiting = WaitRcuTasks | WaitRefZero
 Steps = Iterator[Step]
 

@@ -1,0 +1,56 @@
+"""`ftlab tracefs MOUNTPOINT FILE.c ... --arch ARCH --entry FUNC`: mount a tracefs over a
+machine that re-invokes the entry on every hart until unmounted (or Ctrl-C)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ftlab.errors import FtlabError, UsageError
+
+
+def register(sub, add_guest_args, add_trace_args) -> dict:
+    p = sub.add_parser(
+        "tracefs", help="mount a tracefs over an entry running in a loop on emulated harts",
+        description="Mount /sys/kernel/tracing's files at MOUNTPOINT while every hart calls "
+                    "the entry over and over; drive ftrace with echo and cat. Runs in the "
+                    "foreground until `umount MOUNTPOINT` or Ctrl-C. --max-insns is a budget "
+                    "per invocation of the entry.")
+    p.add_argument("mountpoint", metavar="MOUNTPOINT", help="an existing directory")
+    add_guest_args(p)
+    p.add_argument("--scheme", help="how sites are patched (see ftlab trace --list-schemes)")
+    return {"tracefs": cmd_tracefs}
+
+
+def cmd_tracefs(ns: argparse.Namespace) -> int:
+    from ftlab.ftrace.schemes import get_scheme
+    from ftlab.tracefs.fuse import import_fuse, mount, prepare_mountpoint
+    from ftlab.tracefs.lab import Driver, Lab
+    from ftlab.tracefs.model import Tracefs
+
+    if len(ns.args) > 6:
+        raise UsageError("--args takes at most 6 integers")
+    scheme = get_scheme(ns.arch, ns.scheme)
+    fuse = import_fuse()
+    mountpoint = prepare_mountpoint(ns.mountpoint)
+    lab = Lab.build(ns.files, ns.arch, ns.entry, ns.args, harts=ns.harts, scheme=scheme.name,
+                    seed=ns.seed, max_insns=ns.max_insns)
+
+    def on_fault(task) -> None:
+        print(task.fault.report(), file=sys.stderr, flush=True)
+
+    lab.on_fault = on_fault
+    fs = Tracefs(lab)
+    args = ", ".join(str(a) for a in ns.args)
+    print(f"ftlab tracefs: {mountpoint}: {ns.arch} ({scheme.name}), {ns.harts} hart(s) calling "
+          f"{ns.entry}({args}) in a loop; unmount with `umount {mountpoint}` or Ctrl-C",
+          file=sys.stderr, flush=True)
+    driver = Driver(lab).start()
+    try:
+        mount(fs, mountpoint, fuse)
+    finally:
+        driver.stop()
+    if driver.error is not None:
+        raise FtlabError(f"the machine stopped: {driver.error}")
+    print(f"ftlab tracefs: {mountpoint} unmounted", file=sys.stderr, flush=True)
+    return 0

@@ -1,0 +1,733 @@
+"""The machine side of tracefs: a guest whose entry is re-invoked on every hart, its ftrace,
+trace instances with recyclable ring buffers, trace_marker writes and trace_pipe consumption.
+
+Python only touches the machine between scheduler rounds (`SliceLock`): the `Driver` thread
+runs `Scheduler.step()` with the lock held, filesystem operations take it in between. Before
+guest state is written, `Lab.quiesce()` single-steps any hart that is inside a ring-buffer
+writer (struct ring_buffer.nest != 0) or, for code patching, inside a patch site or
+ftrace_caller, so Python never races a guest writer or a half-executed site.
+"""
+
+from __future__ import annotations
+
+import bisect
+import struct
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from ftlab.errors import FtlabError
+from ftlab.ftrace import abi
+from ftlab.ftrace.core import Ftrace
+from ftlab.ftrace.schemes import get_scheme
+from ftlab.ftrace.tracers import DEFAULT_BUFFER_KB, TraceInstance
+from ftlab.guest import abi as gabi
+from ftlab.guest.loader import Image
+from ftlab.machine.machine import DEFAULT_MAX_INSNS, Machine, Scheduler
+from ftlab.machine.task import Task, TaskState
+from ftlab.session import check_returnable, entry_args, load
+from ftlab.trace.events import CpuBuffer, TraceEvent, read_cpu_buffer
+from ftlab.tracing import LocalClock
+
+PAGE_SIZE = 4096
+TRACE_MARKER_MAX_SIZE = 4096  # kernel/trace/trace.h
+FOREVER = 10**9  # iterations of the entry per task: as good as forever
+QUIESCE_LIMIT = 1_000_000  # single steps before a hart counts as stuck in a writer
+KEEP_MACHINE_EVENTS = 256
+
+_HEADER = struct.Struct("<HHBBHIIQ")  # struct trace_entry
+_U16X2 = struct.Struct("<HH")
+_FAKE_RB, _FAKE_DATA = 1 << 63, (1 << 63) + 4096  # read_cpu_buffer view of peeked events
+
+
+class SliceLock:
+    """Filesystem operations run between scheduler rounds, never during emulation.
+
+    `fs()` is re-entrant and wins over the driver: a waiting filesystem operation gets the
+    lock at the end of the current round, before the driver starts the next one."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._cv = threading.Condition(threading.Lock())
+        self._waiting = 0
+        self.rounds = 0
+        self.stopped = False
+
+    @contextmanager
+    def fs(self) -> Iterator[None]:
+        with self._cv:
+            self._waiting += 1
+        try:
+            self._lock.acquire()
+        finally:
+            with self._cv:
+                self._waiting -= 1
+                self._cv.notify_all()
+        try:
+            yield
+        finally:
+            self._lock.release()
+
+    @contextmanager
+    def driver(self) -> Iterator[None]:
+        with self._cv:
+            while self._waiting and not self.stopped:
+                self._cv.wait()
+        with self._lock:
+            yield
+
+    def round_done(self) -> None:
+        with self._cv:
+            self.rounds += 1
+            self._cv.notify_all()
+
+    def wait_round(self, after: int, timeout: float) -> bool:
+        """Wait until a round after `after` completed (or the lock stopped)."""
+        with self._cv:
+            return self._cv.wait_for(lambda: self.rounds > after or self.stopped, timeout)
+
+    def stop(self) -> None:
+        with self._cv:
+            self.stopped = True
+            self._cv.notify_all()
+
+
+@dataclass
+class CpuAccount:
+    """What tracefs adds to one CPU buffer's counters so they count as the kernel counts.
+
+    The guest writer counts every overwritten event as an overrun, also events trace_pipe
+    already consumed; the kernel's consumed events sit on the reader page and are never
+    overwritten. Consumed positions are kept until the writer's tail passes them."""
+
+    consumed: deque[int] = field(default_factory=deque)
+    overwritten_consumed: int = 0
+    read_events: int = 0
+    lost_reported: int = 0
+
+    def overrun(self, guest_overrun: int, tail: int) -> int:
+        while self.consumed and self.consumed[0] < tail:
+            self.consumed.popleft()
+            self.overwritten_consumed += 1
+        return max(0, guest_overrun - self.overwritten_consumed)
+
+    def clear(self) -> None:
+        self.consumed.clear()
+        self.overwritten_consumed = self.read_events = self.lost_reported = 0
+
+
+@dataclass
+class _Retired:
+    ta: int
+    rbs: list[int]
+    data: list[tuple[int, int]]
+    round: int
+
+
+class BufferPool:
+    """Guest memory for trace arrays and ring buffers. The machine's heap never frees, so
+    tracefs recycles what a resize or an rmdir gave back."""
+
+    def __init__(self, machine: Machine) -> None:
+        self.machine = machine
+        self.free: dict[int, list[int]] = {}
+        self.retired: list[_Retired] = []
+
+    def alloc_data(self, size: int) -> int:
+        free = self.free.get(size)
+        if free:
+            return free.pop()
+        return self.machine.heap.alloc(size, align=64)
+
+    def free_data(self, addr: int, size: int) -> None:
+        self.free.setdefault(size, []).append(addr)
+
+
+class HostClock(LocalClock):
+    """The `local` clock's calibration, which also tells the guest's tick count now (for
+    trace_marker events written from Python)."""
+
+    def _read(self) -> int:
+        value = super()._read()
+        self.anchor = (time.perf_counter_ns(), value)
+        return value
+
+    def ticks_now(self) -> int:
+        t, c = self.anchor
+        return c + int((time.perf_counter_ns() - t) / max(self.ns_per_tick, 1e-9))
+
+
+class LabInstance(TraceInstance):
+    """A trace instance whose trace_array and ring buffers come from the BufferPool, with
+    buffers for the online CPUs only (offline CPUs' slots stay NULL: the writer skips them)."""
+
+    def __init__(self, lab: Lab, name: str, ta: int, rbs: list[int], size: int,
+                 clock: str = "counter") -> None:
+        # the fields TraceInstance.__init__ sets, over recycled guest memory
+        self.ftrace = lab.ftrace
+        self.machine = lab.machine
+        self.name = name
+        self.tracer = "nop"
+        self.ops = None
+        self.filter = []
+        self.notrace = []
+        self.addr = ta
+        self.buffers = list(rbs)
+        mem = self.machine.mem
+        self.sizes: list[int] = []
+        for cpu, rb in enumerate(rbs):
+            mem.set_u64(rb + abi.RB_DATA, lab.pool.alloc_data(size))
+            mem.set_u64(rb + abi.RB_SIZE, size)
+            mem.set_u64(ta + abi.TA_BUFFERS + 8 * cpu, rb)
+            self.sizes.append(size)
+        self.buffer_kb = size // 1024
+        self.set_clock(clock)
+        self.set_tracing_on(True)
+        # tracefs state
+        self.pids: list[int] = []
+        self.flags = {"print-parent": True, "markers": True, "function-fork": False}
+        self.pipe_readers = 0
+        self.accounts = [CpuAccount() for _ in rbs]
+        self.pipe_state: object | None = None  # the trace_pipe printer's state (render.py)
+        self.removed = False
+
+    @property
+    def ncpus(self) -> int:
+        return len(self.buffers)
+
+    def rb_field(self, cpu: int, off: int) -> int:
+        return self.machine.mem.u64(self.buffers[cpu] + off)
+
+    def reset(self, cpus: Iterable[int] | None = None) -> None:  # type: ignore[override]
+        """Clear buffers (all, or the given CPUs'): opening `trace` with O_TRUNC."""
+        mem = self.machine.mem
+        for cpu in range(self.ncpus) if cpus is None else cpus:
+            rb = self.buffers[cpu]
+            if mem.u64(rb + abi.RB_NEST):
+                raise FtlabError(f"cpu {cpu}: a ring-buffer writer is in progress")
+            head = mem.u64(rb + abi.RB_HEAD)
+            for off in (abi.RB_TAIL, abi.RB_READ, abi.RB_COMMIT):
+                mem.set_u64(rb + off, head)
+            mem.set_u64(rb + abi.RB_ENTRIES, 0)
+            mem.set_u64(rb + abi.RB_OVERRUN, 0)
+            self.accounts[cpu].clear()
+        self.pipe_state = None
+
+
+@dataclass
+class Peeked:
+    """The oldest unconsumed events of one CPU buffer, for trace_pipe."""
+
+    cpu: int
+    events: list[TraceEvent]
+    spans: list[tuple[int, int]]  # each event's byte positions in the buffer: start, end
+    lost: int  # events overwritten unread since the last [LOST EVENTS] report
+    overrun: int
+
+
+class Lab:
+    """An ftlab machine running `entry` in a loop on every hart, with ftrace booted and the
+    top-level trace instance (name "") created."""
+
+    def __init__(self, image: Image, scheme: str | None = None, harts: int = 1, seed: int = 0,
+                 max_insns: int = DEFAULT_MAX_INSNS) -> None:
+        self.image = image
+        # the scheme the image was built for (session.load records it) unless one is named
+        self.scheme = get_scheme(image.arch.name, scheme or getattr(image, "scheme", None))
+        self.machine = Machine(image, harts=harts, max_insns=max_insns)
+        self.ftrace = Ftrace(self.machine, self.scheme)
+        self.ftrace.boot()
+        self.ncpus = harts
+        self.sched = Scheduler(self.machine, seed=seed)
+        self.lock = SliceLock()
+        self.pool = BufferPool(self.machine)
+        self.instances: dict[str, LabInstance] = {}
+        self.top = self.new_instance("")
+        self.top.make_printk_target()
+        self.max_graph_depth = 0
+        self.graph_funcs: set[str] = set()
+        self.graph_notrace: set[str] = set()
+        self.tasks: list[Task] = []
+        self.faults: list[object] = []
+        self.on_fault: Callable[[Task], None] | None = None
+        self.driver_running = False
+        self.clock: HostClock | None = None
+        self._done: dict[int, int] = {}
+        self._counter = image.addr("trace_clock_counter")
+        windows = [(r.site.start, r.site.start + r.site.size) for r in self.ftrace.records]
+        caller = image.function("ftrace_caller")
+        windows.append((caller.addr, caller.addr + caller.size))
+        windows.sort()
+        self._win_lo = [w[0] for w in windows]
+        self._win = windows
+        self._names: dict[int, str] = {}
+
+    @classmethod
+    def build(cls, sources: Sequence[str], arch: str, entry: str, args: Sequence[int] = (),
+              harts: int = 1, scheme: str | None = None, seed: int = 0,
+              max_insns: int = DEFAULT_MAX_INSNS, iterations: int = FOREVER) -> Lab:
+        chosen = get_scheme(arch, scheme)
+        image = load(sources, arch, scheme=chosen.name)
+        lab = cls(image, chosen.name, harts=harts, seed=seed, max_insns=max_insns)
+        lab.start(entry, args, iterations)
+        return lab
+
+    # --- the workload -----------------------------------------------------------------------
+    def start(self, entry: str, args: Sequence[int] = (), iterations: int = FOREVER) -> None:
+        """One task per hart, each calling `entry(*args)` `iterations` times."""
+        model = self.image.model(entry)
+        check_returnable(model)
+        raw = entry_args(self.image, model, args)
+        for _ in self.machine.harts:
+            task = self.machine.spawn(entry, raw, iterations=iterations)
+            self.sched.enqueue(task)
+            self.tasks.append(task)
+
+    def step(self, rounds: int = 1) -> bool:
+        """Run scheduler rounds (each between filesystem operations). False: all done."""
+        busy = True
+        for _ in range(rounds):
+            with self.lock.driver():
+                busy = self._round()
+            self.lock.round_done()
+            if not busy:
+                break
+        return busy
+
+    def _round(self) -> bool:
+        busy = self.sched.step()
+        m = self.machine
+        if len(m.events) > 4 * KEEP_MACHINE_EVENTS:  # dump_stack() output of a looping entry
+            del m.events[:-KEEP_MACHINE_EVENTS]
+        for task in self.tasks:
+            # --max-insns is a budget per invocation here: the entry runs forever
+            done = m.mem.u64(task.struct_addr + gabi.TASK_DONE_ITERS)
+            if done != self._done.get(task.index):
+                self._done[task.index] = done
+                task.insns = 0
+            if task.state == TaskState.FAULTED and task.fault not in self.faults:
+                self.faults.append(task.fault)
+                if self.on_fault:
+                    self.on_fault(task)
+        return busy
+
+    def wait_for_progress(self, timeout: float = 0.1) -> None:
+        """Let the workload run a little: wait for the driver's next round, or (no driver)
+        run one round here."""
+        if self.driver_running:
+            self.lock.wait_round(self.lock.rounds, timeout)
+        elif not self.step():
+            time.sleep(timeout)
+
+    # --- between slices ---------------------------------------------------------------------
+    def _in_window(self, pc: int) -> bool:
+        i = bisect.bisect_right(self._win_lo, pc) - 1
+        return i >= 0 and self._win[i][0] <= pc < self._win[i][1]
+
+    def _writing(self, cpu: int) -> bool:
+        mem = self.machine.mem
+        arrays = [inst.buffers for inst in self.instances.values()]
+        arrays += [r.rbs for r in self.pool.retired]
+        return any(cpu < len(rbs) and mem.u64(rbs[cpu] + abi.RB_NEST) for rbs in arrays)
+
+    def quiesce(self, patching: bool = False) -> None:
+        """Step harts out of ring-buffer writers (and, for patching, out of patch sites and
+        ftrace_caller), as the test suite's live-refilter test does."""
+        for hart in self.machine.harts:
+            for _ in range(QUIESCE_LIMIT):
+                if hart.task is None:
+                    break
+                if not (self._writing(hart.id) or (patching and self._in_window(hart.pc))):
+                    break
+                self.machine.run_slice(hart, 1)
+            else:
+                raise FtlabError(f"hart {hart.id} does not leave its ring-buffer writer")
+
+    # --- instances ----------------------------------------------------------------------------
+    def new_instance(self, name: str, buffer_kb: int = DEFAULT_BUFFER_KB) -> LabInstance:
+        if name in self.instances:
+            raise FtlabError(f"instance '{name}' exists")
+        size = round_size(buffer_kb)
+        rec = self._recyclable()
+        mem = self.machine.mem
+        if rec is not None:
+            self.pool.retired.remove(rec)
+            for addr, sz in rec.data:
+                self.pool.free_data(addr, sz)
+            ta, rbs = rec.ta, rec.rbs
+            mem.write(ta, bytes(abi.TA_STRUCT_SIZE))
+            for rb in rbs:
+                mem.write(rb, bytes(abi.RB_STRUCT_SIZE))
+        else:
+            heap = self.machine.heap
+            ta = heap.alloc(abi.TA_STRUCT_SIZE)
+            rbs = [heap.alloc(abi.RB_STRUCT_SIZE) for _ in range(self.ncpus)]
+        inst = LabInstance(self, name, ta, rbs, size)
+        if name:
+            mem.set_u64(ta + abi.TA_MAX_GRAPH_DEPTH, self._guest_depth())
+        self.instances[name] = inst
+        return inst
+
+    def remove_instance(self, name: str) -> None:
+        inst = self.instances[name]
+        self.quiesce(patching=True)
+        inst.set_tracer("nop")
+        inst.set_tracing_on(False)
+        inst.removed = True
+        del self.instances[name]
+        data = [(inst.rb_field(cpu, abi.RB_DATA), inst.sizes[cpu]) for cpu in range(inst.ncpus)]
+        self.pool.retired.append(_Retired(inst.addr, inst.buffers, data, self.lock.rounds))
+
+    def _recyclable(self) -> _Retired | None:
+        """A removed instance's memory nobody can still write: no hart in its writer, no
+        task's function_graph return stack pointing at it, two rounds since the rmdir."""
+        if not self.pool.retired:
+            return None
+        mem = self.machine.mem
+        referenced: set[int] = set()
+        for task in self.machine.tasks:
+            if task.finished:
+                continue
+            base = mem.u64(task.struct_addr + gabi.TASK_TRACER + 8 * abi.TASK_TR_RET_STACK)
+            depth = mem.u64(task.struct_addr + gabi.TASK_TRACER + 8 * abi.TASK_TR_CURR_RET)
+            for i in range(min(depth, 64)):
+                referenced.add(mem.u64(base + abi.RET_STACK_ENTRY * i + 24))
+        for rec in self.pool.retired:
+            if rec.round + 2 > self.lock.rounds or rec.ta in referenced:
+                continue
+            if any(mem.u64(rb + abi.RB_NEST) for rb in rec.rbs):
+                continue
+            return rec
+        return None
+
+    # --- settings that span instances ------------------------------------------------------------
+    def _guest_depth(self) -> int:
+        # with set_graph_function the depth counts from the graph function: tracefs applies it
+        return 0 if self.graph_funcs else self.max_graph_depth
+
+    def apply_graph_depth(self) -> None:
+        for inst in self.instances.values():
+            inst.set_max_graph_depth(self._guest_depth())
+
+    def set_pids(self, inst: LabInstance, pids: list[int]) -> None:
+        """set_ftrace_pid: one pid is the guest's own filter; several (or pid 0, the idle
+        task) are filtered when read."""
+        inst.pids = list(pids)
+        inst.set_pid_filter(pids[0] if len(pids) == 1 and pids[0] else 0)
+
+    def func_name(self, addr: int) -> str:
+        name = self._names.get(addr)
+        if name is None:
+            sym = self.image.func_at(addr)
+            name = self._names[addr] = sym.name if sym else f"{addr:#x}"
+        return name
+
+    # --- clocks -------------------------------------------------------------------------------
+    def host_clock(self) -> HostClock:
+        if self.clock is None:
+            self.clock = HostClock(self.image)
+        return self.clock
+
+    def set_clock(self, inst: LabInstance, clock: str) -> None:
+        if clock == "local":
+            self.host_clock()
+        self.quiesce()
+        inst.set_clock(clock)
+        inst.reset()  # tracing_set_clock resets the buffers
+
+    def now(self, inst: LabInstance) -> int:
+        """The instance's trace clock as the guest would read it now."""
+        if inst.clock == "counter":
+            return self.machine.mem.u64(self._counter)
+        return self.host_clock().ticks_now()
+
+    def _clock_tick(self, inst: LabInstance) -> int:
+        if inst.clock == "counter":
+            value = self.machine.mem.u64(self._counter) + 1
+            self.machine.mem.set_u64(self._counter, value)
+            return value
+        return self.host_clock().ticks_now()
+
+    # --- ring buffers ----------------------------------------------------------------------------
+    def resize(self, inst: LabInstance, kb: int, cpus: Iterable[int] | None = None) -> None:
+        """buffer_size_kb: new data arrays, keeping the newest events that fit."""
+        size = round_size(kb)
+        self.quiesce()
+        mem = self.machine.mem
+        for cpu in range(inst.ncpus) if cpus is None else cpus:
+            rb = inst.buffers[cpu]
+            old, old_size = mem.u64(rb + abi.RB_DATA), mem.u64(rb + abi.RB_SIZE)
+            if old_size == size:
+                continue
+            new = self.pool.alloc_data(size)
+            head, tail, read = (mem.u64(rb + o) for o in (abi.RB_COMMIT, abi.RB_TAIL,
+                                                          abi.RB_READ))
+            spans = _walk(mem.read(old, old_size), max(tail, read), head, old_size)
+            kept: list[bytes] = []
+            total = 0
+            for pos, end in reversed(spans):
+                if total + end - pos > size:
+                    break
+                off = pos % old_size
+                kept.append(mem.read(old + off, end - pos))
+                total += end - pos
+            blob = b"".join(reversed(kept))
+            mem.write(new, blob)
+            dropped = len(spans) - len(kept)
+            mem.set_u64(rb + abi.RB_OVERRUN, mem.u64(rb + abi.RB_OVERRUN) + dropped)
+            for off, value in ((abi.RB_DATA, new), (abi.RB_SIZE, size), (abi.RB_TAIL, 0),
+                               (abi.RB_READ, 0), (abi.RB_HEAD, total), (abi.RB_COMMIT, total)):
+                mem.set_u64(rb + off, value)
+            inst.accounts[cpu].consumed.clear()
+            inst.sizes[cpu] = size
+            self.pool.free_data(old, old_size)
+        inst.buffer_kb = inst.sizes[0] // 1024
+
+    def write_marker(self, inst: LabInstance, data: bytes, pid: int) -> int:
+        """trace_marker: a TRACE_PRINT event written as rb_reserve()/rb_commit() do, into the
+        first online CPU's buffer that no guest writer is using. Returns the bytes taken."""
+        self.quiesce()
+        mem = self.machine.mem
+        cpu = next((c for c in range(inst.ncpus) if not inst.rb_field(c, abi.RB_NEST)), None)
+        if cpu is None:
+            raise FtlabError("every ring buffer has a writer in progress")
+        rb = inst.buffers[cpu]
+        size = mem.u64(rb + abi.RB_SIZE)
+        cnt = min(len(data), TRACE_MARKER_MAX_SIZE)
+        # what fits in one event (the writer takes at most a quarter of the buffer)
+        room = (size // 4) & ~7
+        cnt = min(cnt, room - abi.ENTRY_HEADER - 16 - 2)
+        if cnt <= 0:
+            raise FtlabError("the ring buffer is too small for a marker")
+        text = data[:cnt]
+        if not text.endswith(b"\n"):
+            text += b"\n"
+        payload = 16 + len(text) + 1
+        length = (abi.ENTRY_HEADER + payload + 7) & ~7
+        e = self._rb_reserve(rb, length)
+        body = struct.pack("<QQ", 0, len(text)) + text
+        body = body.ljust(length - abi.ENTRY_HEADER, b"\0")
+        mem.write(e, _HEADER.pack(abi.TRACE_PRINT, length, 0, 0, 0, pid & 0xFFFFFFFF, cpu,
+                                  self._clock_tick(inst)) + body)
+        self._rb_commit(rb)
+        return cnt
+
+    def _rb_reserve(self, rb: int, length: int) -> int:
+        mem = self.machine.mem
+        size, data = mem.u64(rb + abi.RB_SIZE), mem.u64(rb + abi.RB_DATA)
+        mem.set_u64(rb + abi.RB_NEST, mem.u64(rb + abi.RB_NEST) + 1)
+        head = mem.u64(rb + abi.RB_HEAD)
+        off = head % size
+        if off + length > size:
+            pad = size - off
+            self._make_room(rb, pad)
+            mem.write(data + off, _U16X2.pack(abi.TRACE_PAD, pad))
+            head += pad
+            mem.set_u64(rb + abi.RB_HEAD, head)
+        self._make_room(rb, length)
+        entry = data + head % size
+        mem.set_u64(rb + abi.RB_HEAD, head + length)
+        mem.set_u64(rb + abi.RB_ENTRIES, mem.u64(rb + abi.RB_ENTRIES) + 1)
+        return entry
+
+    def _make_room(self, rb: int, length: int) -> None:
+        mem = self.machine.mem
+        size, data = mem.u64(rb + abi.RB_SIZE), mem.u64(rb + abi.RB_DATA)
+        head, tail = mem.u64(rb + abi.RB_HEAD), mem.u64(rb + abi.RB_TAIL)
+        overrun = mem.u64(rb + abi.RB_OVERRUN)
+        while head + length - tail > size:
+            etype, esize = _U16X2.unpack(mem.read(data + tail % size, 4))
+            if esize == 0:
+                raise FtlabError(f"ring buffer {rb:#x}: zero-sized event at {tail}")
+            if etype != abi.TRACE_PAD:
+                overrun += 1
+            tail += esize
+        mem.set_u64(rb + abi.RB_TAIL, tail)
+        mem.set_u64(rb + abi.RB_OVERRUN, overrun)
+        if mem.u64(rb + abi.RB_READ) < tail:
+            mem.set_u64(rb + abi.RB_READ, tail)
+
+    def _rb_commit(self, rb: int) -> None:
+        mem = self.machine.mem
+        nest = mem.u64(rb + abi.RB_NEST) - 1
+        mem.set_u64(rb + abi.RB_NEST, nest)
+        if nest == 0:
+            mem.set_u64(rb + abi.RB_COMMIT, mem.u64(rb + abi.RB_HEAD))
+
+    # --- reading --------------------------------------------------------------------------------
+    def snapshot(self, inst: LabInstance, cpus: Iterable[int] | None = None) -> list[CpuBuffer]:
+        """The events present in the buffers (not consumed, not overwritten), with overrun
+        counted as the kernel counts it. Guest memory is copied under the lock and decoded
+        after."""
+        cpus = list(range(inst.ncpus) if cpus is None else cpus)
+        mem = self.machine.mem
+        regions: dict[int, bytes] = {}
+        overruns = {}
+        with self.lock.fs():
+            for cpu in cpus:
+                rb = inst.buffers[cpu]
+                raw = mem.read(rb, abi.RB_STRUCT_SIZE)
+                data, size, tail, overrun = (_u64(raw, o) for o in (
+                    abi.RB_DATA, abi.RB_SIZE, abi.RB_TAIL, abi.RB_OVERRUN))
+                regions[rb] = raw
+                regions[data] = mem.read(data, size)
+                overruns[cpu] = inst.accounts[cpu].overrun(overrun, tail)
+        read_mem = _reader(regions, mem.read)
+        out = []
+        for cpu in cpus:
+            buf = read_cpu_buffer(read_mem, inst.buffers[cpu], cpu=cpu)
+            buf.overrun = overruns[cpu]
+            out.append(buf)
+        return out
+
+    def peek(self, inst: LabInstance, cpus: Iterable[int], limit: int) -> list[Peeked]:
+        """Up to `limit` of the oldest unconsumed events per CPU (hold the lock, quiesced)."""
+        mem = self.machine.mem
+        out = []
+        for cpu in cpus:
+            rb = inst.buffers[cpu]
+            raw = bytearray(mem.read(rb, abi.RB_STRUCT_SIZE))
+            data, size, commit, tail, read, nest, overrun = (_u64(raw, o) for o in (
+                abi.RB_DATA, abi.RB_SIZE, abi.RB_COMMIT, abi.RB_TAIL, abi.RB_READ,
+                abi.RB_NEST, abi.RB_OVERRUN))
+            acct = inst.accounts[cpu]
+            total_overrun = acct.overrun(overrun, tail)
+            lost = total_overrun - acct.lost_reported
+            if nest:  # a writer the quiesce could not finish (a faulted task): skip
+                continue
+            start = max(tail, read)
+            spans = _walk_mem(mem, data, start, commit, size, limit)
+            if not spans:
+                out.append(Peeked(cpu, [], [], lost, total_overrun))
+                continue
+            # the events taken, laid out linearly in a buffer of their own
+            parts, lo, hi = [], spans[0][0], spans[0][0]
+            for pos, end in spans:
+                if pos != hi or pos // size != lo // size:
+                    parts.append(mem.read(data + lo % size, hi - lo))
+                    lo = pos
+                hi = end
+            parts.append(mem.read(data + lo % size, hi - lo))
+            blob = b"".join(parts)
+            fake = bytearray(abi.RB_STRUCT_SIZE)
+            for off, value in ((abi.RB_DATA, _FAKE_DATA), (abi.RB_SIZE, len(blob)),
+                               (abi.RB_HEAD, len(blob)), (abi.RB_COMMIT, len(blob))):
+                struct.pack_into("<Q", fake, off, value)
+            read_mem = _reader({_FAKE_RB: bytes(fake), _FAKE_DATA: blob}, mem.read)
+            buf = read_cpu_buffer(read_mem, _FAKE_RB, cpu=cpu)
+            out.append(Peeked(cpu, buf.events, spans, lost, total_overrun))
+        return out
+
+    def consume(self, inst: LabInstance, peeked: Peeked, count: int) -> None:
+        """Mark the first `count` peeked events of a CPU read (struct ring_buffer.read)."""
+        if count <= 0:
+            return
+        mem = self.machine.mem
+        rb = inst.buffers[peeked.cpu]
+        end = peeked.spans[count - 1][1]
+        if end > mem.u64(rb + abi.RB_READ):
+            mem.set_u64(rb + abi.RB_READ, end)
+        acct = inst.accounts[peeked.cpu]
+        acct.consumed.extend(pos for pos, _ in peeked.spans[:count])
+        acct.read_events += count
+        acct.lost_reported = peeked.overrun
+
+
+def round_size(kb: int) -> int:
+    """buffer_size_kb in bytes, rounded up to whole pages as the kernel's ring buffer does."""
+    return max(PAGE_SIZE, (kb * 1024 + PAGE_SIZE - 1) // PAGE_SIZE * PAGE_SIZE)
+
+
+def _u64(raw: bytes | bytearray, off: int) -> int:
+    return struct.unpack_from("<Q", raw, off)[0]
+
+
+def _reader(regions: dict[int, bytes], fallback: Callable[[int, int], bytes]):
+    def read(addr: int, n: int) -> bytes:
+        blob = regions.get(addr)
+        if blob is not None and len(blob) >= n:
+            return blob[:n]
+        return fallback(addr, n)
+    return read
+
+
+def _walk_mem(mem, data: int, start: int, end: int, size: int,
+              limit: int) -> list[tuple[int, int]]:
+    """_walk over guest memory, reading only the event headers."""
+    spans = []
+    pos = start
+    while pos < end and len(spans) < limit:
+        off = pos % size
+        left = size - off
+        etype, esize = _U16X2.unpack(mem.read(data + off, 4))
+        if etype == abi.TRACE_PAD:
+            pos += left
+            continue
+        if esize < abi.ENTRY_HEADER or esize > left:
+            raise FtlabError(f"ring buffer: bad event size {esize} at {pos}")
+        spans.append((pos, pos + esize))
+        pos += esize
+    return spans
+
+
+def _walk(blob: bytes, start: int, end: int, size: int,
+          limit: int | None = None) -> list[tuple[int, int]]:
+    """(position, end) of the non-pad events between monotonic positions start and end."""
+    spans = []
+    pos = start
+    while pos < end and (limit is None or len(spans) < limit):
+        off = pos % size
+        left = size - off
+        etype, esize = _U16X2.unpack_from(blob, off)
+        if etype == abi.TRACE_PAD:
+            pos += left
+            continue
+        if esize < abi.ENTRY_HEADER or esize > left:
+            raise FtlabError(f"ring buffer: bad event size {esize} at {pos}")
+        spans.append((pos, pos + esize))
+        pos += esize
+    return spans
+
+
+class Driver:
+    """Runs the lab's scheduler rounds in a background thread until stopped."""
+
+    def __init__(self, lab: Lab, idle_sleep: float = 0.05) -> None:
+        self.lab = lab
+        self.idle_sleep = idle_sleep
+        self.error: BaseException | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> Driver:
+        self.lab.driver_running = True
+        self._thread = threading.Thread(target=self._run, name="ftlab-tracefs-driver",
+                                        daemon=True)
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.is_set():
+                if not self.lab.step():
+                    self._stop.wait(self.idle_sleep)  # every task finished or faulted
+        except BaseException as err:  # reported by stop(); the filesystem keeps serving
+            self.error = err
+        finally:
+            self.lab.driver_running = False
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        self.lab.driver_running = False
+        self.lab.lock.stop()
+
+    def __enter__(self) -> Driver:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
