@@ -100,6 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--schedules", type=int, default=2000, help="random: schedules to try")
     ex.add_argument("--jobs", type=int, default=1, help="processes for exhaustive search")
     ex.add_argument("--budget", type=float, default=None, help="seconds before giving up")
+    ex.add_argument("--hotplug", action="store_true",
+                    help="one more hart may come online during the update")
     ex.add_argument("--format", default="text", help="text or json")
     ex.add_argument("-o", "--output", help="also write the report here (.json: JSON)")
     ex.add_argument("--guest", help="your own guest C file")
@@ -209,6 +211,7 @@ def cmd_explore(ns: argparse.Namespace) -> int:
         raise UsageError("name a scenario (see ftlab explore --list) or give --guest")
     if ns.preemptions < 0 or ns.jobs < 1:
         raise UsageError("--preemptions must be >= 0 and --jobs >= 1")
+    spec["hotplug"] = ns.hotplug
     return run_explore(spec, ns.harts, ns.preemptions, ns.strategy, ns.seed, ns.jobs,
                        ns.budget, ns.format, ns.output, ns.schedules)
 

@@ -114,3 +114,15 @@ def test_seed004_a_stale_trace_function_after_update_ftrace_func():
     out = explore_exhaustive(world, 1, invariant="stale trace function")
     assert out.verdict == "violation" and out.preemptions == 1
     assert "ftrace_ops_list_func" in out.execution.violation.detail
+
+
+def test_hotplug_hart_comes_online_during_the_update():
+    """A hart brought up mid-update boots with a fresh view: its calls are traced once the
+    update completes, like everyone else's (the default schedule brings it up last)."""
+    world = World(get_scenario("riscv64-v6.16-callops-enable"), hotplug=True)
+    run = execute(world, [], record=True)
+    assert run.violation is None
+    assert any(a.actor == "ON" for a in run.actions)
+    assert any(a.actor == "H2" for a in run.actions)
+    early = execute(world, ["ON"] + ["H2"] * 6)  # online before the patcher starts
+    assert early.violation is None

@@ -58,7 +58,8 @@ def report_dict(sc: Scenario, world: World, out: Outcome, strategy: str) -> dict
     d = {"scenario": sc.name, "arch": sc.arch, "scheme": sc.scheme, "harts": world.nharts,
          "expected": sc.expect, "verdict": out.verdict, "strategy": strategy,
          "preemptions": out.preemptions, "schedules": out.stats.schedules,
-         "distinct_states": len(out.stats.states), "seconds": round(out.stats.seconds, 3)}
+         "distinct_states": len(out.stats.states), "seconds": round(out.stats.seconds, 3),
+         "hotplug": world.hotplug is not None}
     if sc.name not in SCENARIOS:
         d["custom"] = {"entry": sc.entry, "operation": sc.description.split(" on ")[0],
                        "filter": sc.description.split(" on ", 1)[1].split(", ")}
@@ -93,7 +94,7 @@ def scenario_from_report(doc: dict) -> Scenario:
 
 def replay(doc: dict) -> tuple[World, Execution]:
     sc = scenario_from_report(doc)
-    world = World(sc, harts=doc.get("harts"))
+    world = World(sc, harts=doc.get("harts"), hotplug=doc.get("hotplug", False))
     run = execute(world, expand(doc.get("schedule", [])), record=True)
     return world, run
 

@@ -32,7 +32,7 @@ def _progress(stats: Stats) -> None:
 def _worker(args: tuple) -> tuple[str, int, list[str] | None, int, float]:
     spec, harts, bound, budget, roots = args
     sc = _scenario(spec)
-    world = World(sc, harts=harts)
+    world = World(sc, harts=harts, hotplug=spec.get("hotplug", False))
     out = explore_exhaustive(world, bound, budget=budget, roots=roots)
     sched = out.execution.schedule if out.execution else None
     return out.verdict, out.stats.schedules, sched, out.preemptions, out.stats.seconds
@@ -48,7 +48,7 @@ def _scenario(spec: dict) -> Scenario:
 def explore(spec: dict, harts: int | None, bound: int, strategy: str, seed: int, jobs: int,
             budget: float | None, schedules: int) -> tuple[Scenario, World, Outcome]:
     sc = _scenario(spec)
-    world = World(sc, harts=harts)
+    world = World(sc, harts=harts, hotplug=spec.get("hotplug", False))
     if strategy == "random":
         return sc, world, explore_random(world, seed, schedules, depth=max(1, bound),
                                          budget=budget, progress=_progress)

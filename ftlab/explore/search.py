@@ -38,6 +38,7 @@ class Execution:
 
 
 def base(actor: str) -> str:
+    """The actor a choice belongs to (Hn:old is hart n; W1 is the store buffer)."""
     return actor.split(":")[0] if actor.startswith("H") else ("W" if actor.startswith("W")
                                                               else actor)
 
@@ -57,7 +58,7 @@ def default_choice(current: str | None, enabled: list[str]) -> str:
     for actor in ORDER:
         if actor in enabled:
             return actor
-    return next(a for a in enabled if ":" not in a and not a[1:].isdigit() or a.startswith("H"))
+    return enabled[0]
 
 
 def execute(world: World, prefix: list[str], record: bool = False) -> Execution:
@@ -73,8 +74,8 @@ def execute(world: World, prefix: list[str], record: bool = False) -> Execution:
             enabled = world.enabled()
             if not enabled:
                 break
-            plain = [a for a in enabled if ":" not in a and a[1:] == "" or a in ("P", "W")
-                     or (a.startswith("H") and ":" not in a)]
+            # the default continuation never takes a fetch variant or a reordered drain
+            plain = [a for a in enabled if ":" not in a and not (a.startswith("W") and a != "W")]
             i = len(decisions)
             if i < len(prefix):
                 choice = prefix[i]

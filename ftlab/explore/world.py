@@ -131,14 +131,15 @@ class RunState:
 
 
 class World:
-    def __init__(self, scenario: Scenario, harts: int | None = None) -> None:
+    def __init__(self, scenario: Scenario, harts: int | None = None,
+                 hotplug: bool = False) -> None:
         self.sc = scenario
         self.image = load([scenario.guest], scenario.arch, scheme=scenario.scheme)
         self.arch = self.image.arch
         self.scheme = get_scheme(scenario.arch, scenario.scheme)
         self.nharts = harts or scenario.harts
         self.expected = self._untraced_result()
-        m = self.machine = Machine(self.image, harts=self.nharts)
+        m = self.machine = Machine(self.image, harts=self.nharts + (1 if hotplug else 0))
         self.ftrace = Ftrace(m, self.scheme)
         self.ftrace.boot()
         self.instances: dict[str, TraceInstance] = {}
@@ -148,9 +149,13 @@ class World:
         self.image.add_symbol("ftlab_far_trampoline", self.far_tramp, len(null))
         self.near_tramp = self.image.addr("ftlab_direct_tramp")
         scenario.setup(self)
-        self.tasks = [m.spawn(scenario.entry, self._args()) for _ in range(self.nharts)]
-        for hart, task in zip(m.harts, self.tasks, strict=True):
+        self.tasks = [m.spawn(scenario.entry, self._args()) for _ in m.harts]
+        for hart, task in zip(m.harts[:self.nharts], self.tasks, strict=False):
             m.switch_in(hart, task)
+        # hotplug: one more hart, offline until the ON actor brings it up mid-update
+        self.hotplug = m.harts[self.nharts] if hotplug else None
+        if self.hotplug is not None:
+            m.mem.set_u64(self.hotplug.percpu + abi.PERCPU_ONLINE, 0)
         recorder = StepRecorder(m)
         self.ftrace.run_steps = recorder.run
         self.ftrace.ctx.read = recorder.read
@@ -163,10 +168,10 @@ class World:
         self.boundaries = self._boundaries()
         self._caller = self.image.function("ftrace_caller")
         self._stale: Violation | None = None
-        self.free = [True] * self.nharts
+        self.free = [True] * len(self.machine.harts)
         self.recording = False  # timelines want text for every action; searches do not
         self.state = RunState()
-        self._bp: list[int | None] = [None] * self.nharts
+        self._bp: list[int | None] = [None] * len(self.machine.harts)
         for hart in m.harts:
             for addr in sorted(self.hot):
                 hart.uc.hook_add(UC_HOOK_CODE, self._on_hot, user_data=hart, begin=addr,
@@ -291,6 +296,8 @@ class World:
             h.uc.ctl_flush_tb()
             self.free[h.id] = True
         self.state = RunState(overlays=[{} for _ in m.harts])
+        if self.hotplug is not None:
+            self.hotplug.task = None
         self._stale = None
 
     # --- hooks ---------------------------------------------------------------------------------
@@ -329,6 +336,9 @@ class World:
         acts = []
         if st.step < len(self.steps) and self._patcher_can_go():
             acts.append("P")
+        hp = self.hotplug
+        if hp is not None and hp.task is None and self.tasks[hp.id].state == TaskState.RUNNABLE:
+            acts.append("ON")
         if st.buffer:
             acts.append("W")
             if self.arch.weak_memory:
@@ -398,6 +408,13 @@ class World:
     def act(self, actor: str) -> Action:
         if actor == "P":
             return self._patch_step()
+        if actor == "ON":  # CPU hotplug: the hart boots with a fresh view of code and memory
+            hp = self.hotplug
+            assert hp is not None
+            self.machine.mem.set_u64(hp.percpu + abi.PERCPU_ONLINE, 1)
+            hp.uc.ctl_flush_tb()
+            self.machine.switch_in(hp, self.tasks[hp.id])
+            return Action("ON", None, None, f"hart {hp.id} comes online")
         if actor.startswith("W"):
             return self._drain(int(actor[1:] or 0))
         hid, _, variant = actor[1:].partition(":")
@@ -592,7 +609,7 @@ class World:
         calls = list(self.state.oracle)
         used = [False] * len(calls)
         for name, inst in self.instances.items():
-            _, bufs = read_trace_array(self.machine.mem.read, inst.addr, self.nharts)
+            _, bufs = read_trace_array(self.machine.mem.read, inst.addr, len(self.machine.harts))
             events = [e for b in bufs for e in b.events if isinstance(e, FuncEvent)]
             for e in events:
                 # the record belongs to the latest matching call whose site ran before it

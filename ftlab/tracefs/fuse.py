@@ -4,8 +4,9 @@
 Mount options: direct_io (reads reach the model at any offset: tracefs files have no size),
 atomic_o_trunc (O_TRUNC arrives with open, so `echo x > set_ftrace_filter` replaces and
 `>>` appends), intr (a reader blocked in trace_pipe can be interrupted), big_writes, and no
-attribute caching (instances come and go). Requests run on libfuse's threads; the model runs
-them between the machine's scheduler rounds.
+attribute caching (instances come and go). Reads, writes and releases go by file handle with
+no path (flag_nopath), so a reader blocked in trace_pipe holds none of libfuse's path locks.
+Requests run on libfuse's threads; the model runs them between the machine's scheduler rounds.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from ftlab.tracefs.model import Tracefs
 
 INSTALL_HINT = ("pip install 'ftlab[tracefs]' (fusepy) and apt-get install libfuse2")
 MNT_DETACH = 2
+FSTYPE = "fuse.ftlab"  # fuse.<subtype>
 
 
 def import_fuse() -> ModuleType:
@@ -163,7 +165,7 @@ def mount(fs: Tracefs, mountpoint: str, fuse: ModuleType | None = None) -> None:
         raise FtlabError(f"mounting tracefs at {mountpoint} failed (libfuse error {err}; "
                          "without root it needs fusermount: apt-get install fuse)") from None
     finally:
-        if _stale(mountpoint) or os.path.ismount(mountpoint):
+        if _ours(mountpoint):  # libfuse unmounts when it exits; make sure
             detach(mountpoint)
 
 
@@ -172,6 +174,22 @@ def _stale(path: str) -> bool:
         os.stat(path)
     except OSError as err:
         return err.errno == errno.ENOTCONN
+    return False
+
+
+def _ours(path: str) -> bool:
+    """A tracefs of ours (live or stale) is mounted at `path`."""
+    target = os.path.realpath(path)
+    try:
+        mounts = Path("/proc/self/mounts").read_text().splitlines()
+    except OSError:
+        return False
+    for line in mounts:
+        fields = line.split()
+        if len(fields) > 2 and fields[2] == FSTYPE:
+            where = fields[1].encode().decode("unicode_escape")  # \040 for a space
+            if os.path.realpath(where) == target:
+                return True
     return False
 
 
@@ -185,9 +203,8 @@ def prepare_mountpoint(path: str) -> str:
     """Check the mount point; detach a stale FUSE mount (a previous run killed with -9)."""
     p = Path(path)
     if _stale(path):
-        if not detach(path):
-            raise FtlabError(f"{path} is a stale mount that could not be detached: "
-                             f"run `umount -l {path}`")
+        if not (_ours(path) and detach(path)):
+            raise FtlabError(f"{path} is a stale FUSE mount: run `umount -l {path}`")
     if not p.is_dir():
         raise FtlabError(f"mount point {path} is not a directory")
     if os.path.ismount(path):
