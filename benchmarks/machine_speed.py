@@ -43,6 +43,7 @@ from unicorn import UC_HOOK_BLOCK, UC_HOOK_CODE, Uc  # noqa: E402
 from ftlab.arch import ARCH_NAMES  # noqa: E402
 from ftlab.guest import abi  # noqa: E402
 from ftlab.guest.loader import Image  # noqa: E402
+from ftlab.machine.counting import BlockCounter  # noqa: E402
 from ftlab.machine.machine import Machine, Scheduler  # noqa: E402
 from ftlab.machine.task import TaskState  # noqa: E402
 from ftlab.session import load  # noqa: E402
@@ -77,35 +78,6 @@ def load_guest(arch: str) -> Image:
 
 
 # --- counting --------------------------------------------------------------------------------
-class BlockCounter:
-    """UC_HOOK_BLOCK counter: adds each executed block's instruction count.
-
-    A run cut short inside a block (emu_start's instruction count ran out) has had that whole
-    block counted by its block hook; `settle(pc)` takes back the instructions from `pc` on."""
-
-    def __init__(self, cs: capstone.Cs, cache: dict[tuple[int, int], tuple[int, ...]]) -> None:
-        self.cs = cs
-        self.cache = cache  # (block address, size) -> instruction addresses
-        self.total = 0
-        self.last: tuple[int, ...] = ()
-
-    def hook(self, uc: Uc, addr: int, size: int, _data: object) -> None:
-        key = (addr, size)
-        insns = self.cache.get(key)
-        if insns is None:
-            code = bytes(uc.mem_read(addr, size)) if size else b""
-            insns = tuple(i[0] for i in self.cs.disasm_lite(code, addr))
-            self.cache[key] = insns
-        self.total += len(insns)
-        self.last = insns
-
-    def settle(self, pc: int) -> None:
-        """emu_start returned with the hart at `pc`: un-count what did not run of the last block."""
-        if pc in self.last:
-            self.total -= len(self.last) - self.last.index(pc)
-        self.last = ()
-
-
 class CodeCounter:
     """UC_HOOK_CODE counter: one callback per instruction (exact, slow; for checking)."""
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 from ftlab.arch import ARCH_NAMES
 from ftlab.errors import FtlabError, UsageError
@@ -162,7 +161,7 @@ def _check_choice(what: str, value: str, valid: Sequence[str]) -> None:
 def cmd_trace(ns: argparse.Namespace) -> int:
     from ftlab.ftrace.schemes import get_scheme
     from ftlab.ftrace.tracers import CLOCKS, OPTIONS, TRACERS
-    from ftlab.tracing import FORMATS, TraceConfig, TraceSession
+    from ftlab.tracing import FORMATS, TraceConfig, TraceSession, write_output
 
     _check_choice("tracer", ns.tracer, TRACERS)
     _check_choice("format", ns.format, FORMATS)
@@ -176,16 +175,7 @@ def cmd_trace(ns: argparse.Namespace) -> int:
     session = TraceSession(ns.files, ns.arch, scheme=ns.scheme, harts=ns.harts, seed=ns.seed,
                            max_insns=ns.max_insns, config=config)
     result = session.run(ns.entry, ns.args)
-    text = session.render(ns.format)  # what was recorded is printed even after a fault
-    if ns.output:
-        Path(ns.output).write_text(text)
-    else:
-        sys.stdout.write(text)
-    for fault in result.faults:
-        print(fault.report(), file=sys.stderr)
-    for line in result.lines():
-        print(line, file=sys.stderr if not ns.output else sys.stdout)
-    return 1 if result.faults else 0
+    return write_output(session.render(ns.format), result, ns.output)
 
 
 def cmd_explore(ns: argparse.Namespace) -> int:

@@ -4,6 +4,7 @@ format what the guest's ring buffers hold."""
 from __future__ import annotations
 
 import dataclasses
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -67,6 +68,37 @@ class LocalClock:
         return int((ticks - self.base) * self.ns_per_tick) if ticks >= self.base else 0
 
 
+def symbolizers(image: Image) -> tuple:
+    """(sym, symoff) for trace output: a name as %ps prints it, and `name+0xoff` for frames."""
+
+    def sym(addr: int) -> str:
+        s = image.func_at(addr)
+        return s.name if s else f"{addr:#x}"
+
+    def symoff(addr: int) -> str:
+        # a traced ip sits in its function's entry site; a return address may sit just
+        # past a call that ends its function, so look it up at addr - 1
+        s = image.func_at(addr)
+        if s is None or addr - s.addr >= 8:
+            s = image.func_at(addr - 1) if addr else None
+        return f"{s.name}+{addr - s.addr:#x}" if s else f"{addr:#x}"
+
+    return sym, symoff
+
+
+def write_output(text: str, result: RunResult, output: str | None) -> int:
+    """Print (or save) what was recorded, even after a fault; then faults and results."""
+    if output:
+        Path(output).write_text(text)
+    else:
+        sys.stdout.write(text)
+    for fault in result.faults:
+        print(fault.report(), file=sys.stderr)
+    for line in result.lines():
+        print(line, file=sys.stdout if output else sys.stderr)
+    return 1 if result.faults else 0
+
+
 class TraceSession:
     def __init__(self, sources: Sequence[str | Path], arch: str, scheme: str | None = None,
                  harts: int = 1, seed: int = 0, max_insns: int = DEFAULT_MAX_INSNS,
@@ -123,19 +155,7 @@ class TraceSession:
 
     def context(self) -> TraceContext:
         comms = {t.pid: t.comm for t in self.machine.tasks}
-        image = self.image
-
-        def sym(addr: int) -> str:
-            s = image.func_at(addr)
-            return s.name if s else f"{addr:#x}"
-
-        def symoff(addr: int) -> str:
-            # a traced ip sits in its function's entry site; a return address may sit just
-            # past a call that ends its function, so look it up at addr - 1
-            s = image.func_at(addr)
-            if s is None or addr - s.addr >= 8:
-                s = image.func_at(addr - 1) if addr else None
-            return f"{s.name}+{addr - s.addr:#x}" if s else f"{addr:#x}"
+        sym, symoff = symbolizers(self.image)
 
         return TraceContext.from_buffers(
             self.buffers(), sym, comm=lambda pid: comms.get(pid, "<...>"),

@@ -9,13 +9,13 @@ from ftlab.bench.ftrace_ops import (
     UNTRACED,
     Bench,
     Config,
-    counting,
     format_summary,
     format_table,
     run_ftrace_ops,
     summarize,
 )
 from ftlab.ftrace.schemes import get_scheme
+from ftlab.machine.counting import counting
 from ftlab.machine.machine import Scheduler
 from ftlab.session import load
 

@@ -3,15 +3,13 @@ bpf_tramp_image_put): the kernel's protocol never frees the image early; the sho
 
 import pytest
 
-from conftest import guest
 from ftlab.bpf.attach import BpfManager, find_programs
+from ftlab.explore.world import TRAMP_C as SLEEP_C  # noqa: E402  the explorer's workload
 from ftlab.ftrace.core import Ftrace
 from ftlab.ftrace.schemes import get_scheme
 from ftlab.machine.machine import Machine, Scheduler
 from ftlab.machine.task import TaskState
 from ftlab.session import load
-
-SLEEP_C = guest("bpf_sleep.c")
 
 
 def setup(arch):

@@ -40,14 +40,10 @@ which ftlab does not model; calling the lone ops straight from ftrace_caller is 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-
-import capstone
-from unicorn import UC_HOOK_BLOCK, Uc
 
 from ftlab.errors import FtlabError
 from ftlab.ftrace import abi as fabi
@@ -55,6 +51,7 @@ from ftlab.ftrace.core import Ftrace, FtraceOps
 from ftlab.ftrace.schemes import default_scheme, get_scheme
 from ftlab.ftrace.tracers import TraceInstance
 from ftlab.guest.loader import Image
+from ftlab.machine.counting import counting
 from ftlab.machine.machine import Machine, Scheduler
 from ftlab.machine.task import TaskState
 from ftlab.session import load
@@ -164,69 +161,6 @@ class SampleFtrace(Ftrace):
         if len(self.ops) == 1 and self.ops[0].addr in self.dynamic_ops:
             self.trace_function, self.trace_op = self.list_func, self.list_end
         return (self.trace_function, self.trace_op) != before
-
-
-# --- counting -------------------------------------------------------------------------------
-class BlockCounter:
-    """UC_HOOK_BLOCK counter: adds each executed block's instruction count. A run stopped
-    inside a block had the whole block counted; `settle(pc)` takes back what did not run."""
-
-    def __init__(self, cs: capstone.Cs, cache: dict[tuple[int, int], tuple[int, ...]]) -> None:
-        self.cs = cs
-        self.cache = cache  # (block address, size) -> instruction addresses
-        self.total = 0
-        self.last: tuple[int, ...] = ()
-
-    def hook(self, uc: Uc, addr: int, size: int, _data: object) -> None:
-        key = (addr, size)
-        insns = self.cache.get(key)
-        if insns is None:
-            code = bytes(uc.mem_read(addr, size)) if size else b""
-            decoded = list(self.cs.disasm_lite(code, addr))
-            if sum(d[1] for d in decoded) != size:
-                raise FtlabError(f"capstone cannot decode the whole block at {addr:#x} "
-                                 f"(+{size}); the instruction count would be wrong")
-            insns = tuple(d[0] for d in decoded)
-            self.cache[key] = insns
-        self.total += len(insns)
-        self.last = insns
-
-    def settle(self, pc: int) -> None:
-        if pc in self.last:
-            self.total -= len(self.last) - self.last.index(pc)
-        self.last = ()
-
-
-@contextmanager
-def counting(machine: Machine) -> Iterator[list[BlockCounter]]:
-    """Count every instruction the machine's harts run inside the block; the hooks are gone
-    (and the translations made with them dropped) afterwards."""
-    arch = machine.arch
-    cs = capstone.Cs(arch.cs_arch, arch.cs_mode)
-    cache: dict[tuple[int, int], tuple[int, ...]] = {}
-    counters: list[BlockCounter] = []
-    installed = []
-    for hart in machine.harts:
-        counter = BlockCounter(cs, cache)
-        handle = hart.uc.hook_add(UC_HOOK_BLOCK, counter.hook)
-        hart.uc.ctl_flush_tb()  # blocks translated before the hook would not call it
-        inner = hart.run
-
-        def run(count: int, inner=inner, counter=counter, hart=hart):
-            stop = inner(count)
-            counter.settle(hart.pc)
-            return stop
-
-        hart.run = run  # type: ignore[method-assign]
-        counters.append(counter)
-        installed.append((hart, handle))
-    try:
-        yield counters
-    finally:
-        for hart, handle in installed:
-            hart.uc.hook_del(handle)
-            hart.uc.ctl_flush_tb()
-            del hart.run
 
 
 # --- one configured machine -------------------------------------------------------------------

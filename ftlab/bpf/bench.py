@@ -6,12 +6,12 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from ftlab.bench.ftrace_ops import counting
 from ftlab.bpf.attach import BpfManager
 from ftlab.errors import FtlabError
 from ftlab.ftrace.core import Ftrace
 from ftlab.ftrace.schemes import get_scheme
 from ftlab.ftrace.tracers import TraceInstance
+from ftlab.machine.counting import counting
 from ftlab.machine.machine import Machine, Scheduler
 from ftlab.session import load
 

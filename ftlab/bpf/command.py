@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
 
 from ftlab.bpf.attach import BpfManager, find_programs
 from ftlab.errors import FtlabError, UsageError
@@ -37,7 +35,7 @@ def _pair(text: str, what: str) -> tuple[str, str]:
 
 
 def run(ns: argparse.Namespace) -> int:
-    from ftlab.tracing import TraceConfig, TraceSession
+    from ftlab.tracing import TraceConfig, TraceSession, write_output
 
     if ns.kfunc_style and ns.legacy_frames:
         raise UsageError("--kfunc-style and --legacy-frames are different frame shapes")
@@ -75,13 +73,4 @@ def run(ns: argparse.Namespace) -> int:
     if ns.list_trampolines:
         print(bpf.describe())
     result = session.run(ns.entry, ns.args)
-    text = session.render(ns.format)
-    if ns.output:
-        Path(ns.output).write_text(text)
-    else:
-        sys.stdout.write(text)
-    for fault in result.faults:
-        print(fault.report(), file=sys.stderr)
-    for line in result.lines():
-        print(line, file=sys.stderr)
-    return 1 if result.faults else 0
+    return write_output(session.render(ns.format), result, ns.output)

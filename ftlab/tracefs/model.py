@@ -35,6 +35,7 @@ from ftlab.tracefs.render import (
     pipe_lines,
     render_trace,
 )
+from ftlab.tracing import symbolizers
 
 # file name -> mode, in the top-level directory and in every instance
 INSTANCE_FILES = {
@@ -514,15 +515,7 @@ class Tracefs:
         def comm(pid: int) -> str:
             return comms.get(pid) or self.comms.get(pid, "<...>")
 
-        def sym(addr: int) -> str:
-            s = image.func_at(addr)
-            return s.name if s else f"{addr:#x}"
-
-        def symoff(addr: int) -> str:
-            s = image.func_at(addr)
-            if s is None or addr - s.addr >= 8:
-                s = image.func_at(addr - 1) if addr else None
-            return f"{s.name}+{addr - s.addr:#x}" if s else f"{addr:#x}"
+        sym, symoff = symbolizers(image)
 
         kwargs = {"comm": comm, "ncpus": self.lab.ncpus, "clock": inst.clock, "symoff": symoff}
         if buffers is None:
