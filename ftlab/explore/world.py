@@ -168,6 +168,7 @@ class World:
         self.boundaries = self._boundaries()
         self._caller = self.image.function("ftrace_caller")
         self._stale: Violation | None = None
+        self._seg_start = [0] * len(m.harts)  # patcher step when each hart's free run began
         self.free = [True] * len(self.machine.harts)
         self.recording = False  # timelines want text for every action; searches do not
         self.state = RunState()
@@ -227,9 +228,13 @@ class World:
         load = re.compile(self.arch.shared_load)
         for name in HOT_FUNCS:
             sym = self.image.function(name)
-            for insn in cs.disasm(mem.read(sym.addr, sym.size), sym.addr):
+            insns = list(cs.disasm(mem.read(sym.addr, sym.size), sym.addr))
+            for insn, nxt in zip(insns, insns[1:] + [None], strict=True):
                 if load.fullmatch(f"{insn.mnemonic} {insn.op_str}"):
                     hot.add(insn.address)
+                    # a pointer just loaded and called: the task may be held in between
+                    if nxt is not None and nxt.mnemonic in ("blr", "jalr", "c.jalr", "call"):
+                        hot.add(nxt.address)
         for s in self.steps:
             if isinstance(s, FreeText):  # where a task enters, returns into and leaves it
                 insns = list(cs.disasm(mem.read(s.addr, s.size), s.addr))
@@ -306,7 +311,9 @@ class World:
             uc.emu_stop()
             return
         for index, marker in self.retired.items():
-            if addr == marker.old and self.state.step > index:
+            # the call happened in the free run that stopped here: stale only if that run
+            # began after update_ftrace_func() had returned
+            if addr == marker.old and self._seg_start[hart.id] > index:
                 ret = hart.reg(self.arch.ra) if self.arch.ra else self.machine.mem.u64(
                     hart.reg(self.arch.sp))
                 c = self._caller
@@ -382,7 +389,7 @@ class World:
         if not overlay:
             return []
         pc = hart.pc
-        if pc not in self.hot:
+        if pc not in self.hot or not any(a in overlay for a in range(pc, pc + 16)):
             return []
         cs = disassembler(self.arch)
         new = next(cs.disasm(self.machine.mem.read(pc, 16), pc, 1), None)
@@ -517,6 +524,7 @@ class World:
                 for a in range(pc, pc + size):
                     overlay.pop(a, None)
         if hart.task is task and task.state == TaskState.RUNNING:
+            self._seg_start[hart.id] = self.state.step
             self.free[hart.id] = True
             outcome = Outcome.CONTINUE
             while outcome == Outcome.CONTINUE and hart.task is task:

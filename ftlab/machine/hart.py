@@ -44,6 +44,7 @@ class Hart:
         self.task: Task | None = None
         self._ids = [arch.regs[n] for n in arch.context_regs]
         self._pc = arch.regs[arch.pc]
+        self._pc_cache: int | None = None  # reading a register through Unicorn is slow
         self.insns = 0  # instructions run in completed slices
 
     # registers
@@ -52,16 +53,20 @@ class Hart:
 
     def set_reg(self, name: str, value: int) -> None:
         self.uc.reg_write(self.arch.regs[name], value & (2**64 - 1))
+        self._pc_cache = None
 
     @property
     def pc(self) -> int:
-        return self.uc.reg_read(self._pc)
+        if self._pc_cache is None:
+            self._pc_cache = self.uc.reg_read(self._pc)
+        return self._pc_cache
 
     def save_context(self) -> list[int]:
         return list(self.uc.reg_read_batch(self._ids))
 
     def restore_context(self, values: list[int]) -> None:
         self.uc.reg_write_batch(list(zip(self._ids, values, strict=True)))
+        self._pc_cache = None
 
     def registers(self) -> dict[str, int]:
         return {n: self.uc.reg_read(r) for n, r in self.arch.regs.items()}
@@ -72,6 +77,8 @@ class Hart:
             self.uc.emu_start(self.pc, 0, count=count)
         except UcError as err:
             return Stop(StopKind.FAULT, err)
+        finally:
+            self._pc_cache = None  # the hart moved
         if self.pc == self.machine.mcall_addr:
             return Stop(StopKind.MCALL)
         return Stop(StopKind.SLICE)
