@@ -507,11 +507,18 @@ class Lab:
             text += b"\n"
         payload = 16 + len(text) + 1
         length = (abi.ENTRY_HEADER + payload + 7) & ~7
+        ts = self._clock_tick(inst)
+        if inst.clock != "counter":
+            # the host-time extrapolation can lag the guest's own counter reads: a marker
+            # written now is never older than what the guest already recorded
+            latest = [e.ts for c in range(inst.ncpus)
+                      for e in read_cpu_buffer(mem.read, inst.buffers[c]).events[-1:]]
+            ts = max([ts, *(t + 1 for t in latest)])
         e = self._rb_reserve(rb, length)
         body = struct.pack("<QQ", 0, len(text)) + text
         body = body.ljust(length - abi.ENTRY_HEADER, b"\0")
         mem.write(e, _HEADER.pack(abi.TRACE_PRINT, length, 0, 0, 0, pid & 0xFFFFFFFF, cpu,
-                                  self._clock_tick(inst)) + body)
+                                  ts) + body)
         self._rb_commit(rb)
         return cnt
 
