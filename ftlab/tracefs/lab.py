@@ -465,7 +465,8 @@ class Lab:
             new = self.pool.alloc_data(size)
             head, tail, read = (mem.u64(rb + o) for o in (abi.RB_COMMIT, abi.RB_TAIL,
                                                           abi.RB_READ))
-            spans = _walk(mem.read(old, old_size), max(tail, read), head, old_size)
+            blob = mem.read(old, old_size)
+            spans = _walk(lambda off, b=blob: b[off:off + 4], max(tail, read), head, old_size)
             kept: list[bytes] = []
             total = 0
             for pos, end in reversed(spans):
@@ -606,7 +607,7 @@ class Lab:
             if nest:  # a writer the quiesce could not finish (a faulted task): skip
                 continue
             start = max(tail, read)
-            spans = _walk_mem(mem, data, start, commit, size, limit)
+            spans = _walk(lambda off, d=data: mem.read(d + off, 4), start, commit, size, limit)
             if not spans:
                 out.append(Peeked(cpu, [], [], lost, total_overrun))
                 continue
@@ -661,34 +662,16 @@ def _reader(regions: dict[int, bytes], fallback: Callable[[int, int], bytes]):
     return read
 
 
-def _walk_mem(mem, data: int, start: int, end: int, size: int,
-              limit: int) -> list[tuple[int, int]]:
-    """_walk over guest memory, reading only the event headers."""
-    spans = []
-    pos = start
-    while pos < end and len(spans) < limit:
-        off = pos % size
-        left = size - off
-        etype, esize = _U16X2.unpack(mem.read(data + off, 4))
-        if etype == abi.TRACE_PAD:
-            pos += left
-            continue
-        if esize < abi.ENTRY_HEADER or esize > left:
-            raise FtlabError(f"ring buffer: bad event size {esize} at {pos}")
-        spans.append((pos, pos + esize))
-        pos += esize
-    return spans
-
-
-def _walk(blob: bytes, start: int, end: int, size: int,
+def _walk(header: Callable[[int], bytes], start: int, end: int, size: int,
           limit: int | None = None) -> list[tuple[int, int]]:
-    """(position, end) of the non-pad events between monotonic positions start and end."""
+    """(position, end) of the non-pad events between monotonic positions start and end;
+    `header(offset)` gives the 4 bytes (type, size) of the event at a data offset."""
     spans = []
     pos = start
     while pos < end and (limit is None or len(spans) < limit):
         off = pos % size
         left = size - off
-        etype, esize = _U16X2.unpack_from(blob, off)
+        etype, esize = _U16X2.unpack(header(off))
         if etype == abi.TRACE_PAD:
             pos += left
             continue
