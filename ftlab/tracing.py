@@ -18,7 +18,6 @@ from ftlab.machine.machine import DEFAULT_MAX_INSNS, Machine, Scheduler
 from ftlab.machine.task import Task
 from ftlab.session import RunResult, check_returnable, entry_args, load
 from ftlab.trace.events import (
-    GraphEntryEvent,
     GraphExitEvent,
     TraceEvent,
     merge_cpus,
@@ -172,12 +171,3 @@ class TraceSession:
         else:
             text = format_function_trace(events, ctx, tracer=self.config.tracer)
         return text if not text or text.endswith("\n") else text + "\n"
-
-    def graph_pairs_ok(self) -> bool:
-        depth: dict[int, int] = {}
-        for e in self.events():
-            if isinstance(e, GraphEntryEvent):
-                depth[e.pid] = depth.get(e.pid, 0) + 1
-            elif isinstance(e, GraphExitEvent):
-                depth[e.pid] = depth.get(e.pid, 0) - 1
-        return all(v == 0 for v in depth.values())

@@ -123,7 +123,6 @@ def test_enable_disable_refilter_while_running(arch, scheme):
     tr = TraceInstance(ft)
     tasks = [m.spawn("workload", [5, 80]) for _ in range(2)]
     sched = Scheduler(m, seed=11, slice_range=(200, 2000))
-    sched.run_prepare = None
     for t in tasks:
         sched.enqueue(t)
     plan = {3: ("tracer", "function", {"do_work", "fib", "apply_ops", "leaf_add",

@@ -102,7 +102,6 @@ def test_hotplug_hart_takes_queued_task(arch):
     m = Machine(image, harts=1)
     tasks = [m.spawn("work", [3000]) for _ in range(2)]
     sched = Scheduler(m, seed=3, slice_range=(500, 500))
-    sched.run_queue_all = None
     for t in tasks:
         sched.enqueue(t)
     sched.step()

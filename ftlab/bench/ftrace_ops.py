@@ -45,6 +45,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
+from ftlab.bench.table import columns
+from ftlab.bench.table import num as _num
 from ftlab.errors import FtlabError
 from ftlab.ftrace import abi as fabi
 from ftlab.ftrace.core import Ftrace, FtraceOps
@@ -410,10 +412,6 @@ def summarize(rows: Sequence[dict]) -> list[dict]:
     return out
 
 
-def _num(v: float | None, fmt: str) -> str:
-    return "-" if v is None else format(v, fmt)
-
-
 def format_table(rows: Sequence[dict]) -> str:
     head = ("arch", "scheme", "configuration", "insn/call", "+insn", "ns/call", "+ns")
     body = []
@@ -424,22 +422,7 @@ def format_table(rows: Sequence[dict]) -> str:
                      r["label"], _num(ins, "g"), _num(over, "+g") if r["traced"] else
                      _num(over, "g"), _num(r["ns_per_call"], ".1f"),
                      _num(r["overhead_ns"], "+.1f")))
-    widths = [max(len(h), *(len(b[i]) for b in body)) if body else len(h)
-              for i, h in enumerate(head)]
-
-    def line(cells: Sequence[str]) -> str:
-        return "  ".join(c.ljust(w) if i < 3 else c.rjust(w)
-                         for i, (c, w) in enumerate(zip(cells, widths, strict=True))).rstrip()
-
-    out = [line(head), line(["-" * w for w in widths])]
-    prev = None
-    for r, b in zip(rows, body, strict=True):
-        key = (r["arch"], r["scheme"])
-        if prev is not None and key != prev:
-            out.append("")
-        prev = key
-        out.append(line(b))
-    return "\n".join(out)
+    return columns(head, body, 3, [(r["arch"], r["scheme"]) for r in rows])
 
 
 def format_summary(summary: Sequence[dict]) -> str:

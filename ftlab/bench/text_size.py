@@ -50,6 +50,7 @@ from elftools.elf.elffile import ELFFile
 
 from ftlab.arch import get_arch
 from ftlab.arch.base import ArchInfo, EntryLayout
+from ftlab.bench.table import columns
 from ftlab.errors import CompileError, FtlabError, UsageError
 from ftlab.guest.build import base_cflags, cache_dir, patchable_flags
 
@@ -482,21 +483,7 @@ def format_text_size(rows: Sequence[dict]) -> str:
                      f"{r['overhead_pct']:+.2f}" if r["overhead_pct"] is not None else "-",
                      f"{r['overhead_bytes_per_function']:.1f}"
                      if r["overhead_bytes_per_function"] is not None else "-"))
-    widths = [max(len(h), *(len(b[i]) for b in body)) if body else len(h)
-              for i, h in enumerate(head)]
-
-    def line(cells: Sequence[str]) -> str:
-        return "  ".join(c.ljust(w) if i < 2 else c.rjust(w)
-                         for i, (c, w) in enumerate(zip(cells, widths, strict=True))).rstrip()
-
-    out = [line(head), line(["-" * w for w in widths])]
-    prev = None
-    for r, b in zip(rows, body, strict=True):
-        key = (r["arch"], r["family"])
-        if prev is not None and key != prev:
-            out.append("")
-        prev = key
-        out.append(line(b))
+    out = [columns(head, body, 2, [(r["arch"], r["family"]) for r in rows])]
     skipped = sorted({s for r in rows for s in r["skipped"]})
     if skipped:
         out.append("")

@@ -42,6 +42,8 @@ from __future__ import annotations
 import importlib.util
 from collections.abc import Sequence
 
+from ftlab.bench.table import columns
+from ftlab.bench.table import num as _num
 from ftlab.errors import FtlabError, UsageError
 
 CONFIGS = ("untraced", "fentry", "fexit", "fmod_ret", "function-tracer", "direct")
@@ -147,21 +149,12 @@ def run_attach(arch: str, n: int) -> dict:
     return finish_attach(arch, n, _measure_attach(arch, n))
 
 
-def _num(v: float | None, fmt: str) -> str:
-    return "-" if v is None else format(v, fmt)
-
-
 def format_trampolines(rows: Sequence[dict]) -> str:
     head = ("arch", "configuration", "insn/call", "+insn", "x untraced", "ns/call", "+ns")
     body = [(r["arch"], r["label"], _num(r["instructions_per_call"], "g"),
              _num(r["overhead_instructions"], "+g"), _num(r["relative_instructions"], ".2f"),
              _num(r["ns_per_call"], ".1f"), _num(r["overhead_ns"], "+.1f")) for r in rows]
-    widths = [max(len(h), *(len(b[i]) for b in body)) if body else len(h)
-              for i, h in enumerate(head)]
-    lines = [head, tuple("-" * w for w in widths), *body]
-    return "\n".join("  ".join(c.ljust(w) if i < 2 else c.rjust(w)
-                               for i, (c, w) in enumerate(zip(cells, widths, strict=True)))
-                     .rstrip() for cells in lines)
+    return columns(head, body, 2)
 
 
 def format_attach(res: dict) -> str:

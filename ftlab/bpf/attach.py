@@ -143,24 +143,16 @@ class BpfManager:
         touched = []
         for func in funcs:
             layout = self._layout(func)
-            if layout.stack_slots == 0:
-                key = f"multi:{kind}:{glob}"
-                tr = self.trampolines.get(key)
-                if tr is None:
-                    tr = Trampoline(key, [], L.shared_layout(self.emitter.ARG_REGS))
-                    getattr(tr.links, kind).append(addr)
-                    self.trampolines[key] = tr
-                tr.functions.append(func)
-                self.func_slots[self.image.function(func).addr] = layout.nr_slots
+            if layout.stack_slots == 0:  # register arguments only: one shared trampoline
+                key, tramp_layout = f"multi:{kind}:{glob}", L.shared_layout(self.emitter.ARG_REGS)
             else:
-                key = f"multi:{kind}:{glob}:{layout.slots}"
-                tr = self.trampolines.get(key)
-                if tr is None:
-                    tr = Trampoline(key, [], layout)
-                    getattr(tr.links, kind).append(addr)
-                    self.trampolines[key] = tr
-                tr.functions.append(func)
-                self.func_slots[self.image.function(func).addr] = layout.nr_slots
+                key, tramp_layout = f"multi:{kind}:{glob}:{layout.slots}", layout
+            tr = self.trampolines.get(key)
+            if tr is None:
+                tr = self.trampolines[key] = Trampoline(key, [], tramp_layout)
+                getattr(tr.links, kind).append(addr)
+            tr.functions.append(func)
+            self.func_slots[self.image.function(func).addr] = layout.nr_slots
             if tr not in touched:
                 touched.append(tr)
         return touched

@@ -5,11 +5,11 @@ update_code. Every function yields steps (ftlab.ftrace.steps)."""
 from __future__ import annotations
 
 import errno
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from ftlab.ftrace.steps import CodeWrite, PatchError, Step, Steps, StopMachine, SyncCore
+from ftlab.ftrace.steps import CodeWrite, PatchError, Steps, StopMachine, SyncCore
 from ftlab.guest.loader import Image, PatchSite
 
 if TYPE_CHECKING:
@@ -107,6 +107,3 @@ class ArchFtrace:
         the JALR_RANGE check on riscv)."""
         return addr
 
-
-def steps_list(gen: Iterator[Step]) -> list[Step]:
-    return list(gen)

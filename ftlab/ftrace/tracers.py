@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from ftlab.errors import FtlabError, UsageError
 from ftlab.ftrace import abi
 from ftlab.ftrace.core import Ftrace, FtraceOps
@@ -18,12 +16,6 @@ OPTIONS = {
 }
 DEFAULT_BUFFER_KB = 1408  # the kernel's default buffer_size_kb
 _TRACER_FUNCS = {"function": "function_trace_call", "function_graph": "ftrace_graph_func"}
-
-
-@dataclass
-class RingBufferInfo:
-    cpu: int
-    addr: int
 
 
 class TraceInstance:

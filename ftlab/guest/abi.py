@@ -41,7 +41,5 @@ TRAMP_AREA = IMAGE_LIMIT  # generated code (trampolines) lives here: 32 MiB
 TRAMP_AREA_SIZE = 32 << 20
 STACK_AREA = 128 << 20
 STACK_SIZE = 256 << 10
-HART_STACK_AREA = STACK_AREA + MAX_TASKS * STACK_SIZE
-HART_STACK_SIZE = 64 << 10
 RET_STACK_SIZE = 4 << 10  # function_graph return stack, at the bottom of each task's stack
 HEAP_AREA = 160 << 20  # control-plane allocations (ops, hashes, ring buffers) up to RAM_SIZE

@@ -109,9 +109,6 @@ class Machine:
         self.mem.set_u64(percpu + abi.PERCPU_ONLINE, 1)
         return hart
 
-    def hart_stack_top(self, hid: int) -> int:
-        return (self.arch.ram_base + abi.HART_STACK_AREA + (hid + 1) * abi.HART_STACK_SIZE - 64)
-
     # --- tasks -------------------------------------------------------------------------------
     def spawn(self, entry: str, args: Sequence[int] = (), iterations: int = 1,
               comm: str | None = None) -> Task:
@@ -182,9 +179,6 @@ class Machine:
     def wake(self, task: Task) -> None:
         if task.state == TaskState.SLEEPING:
             task.state = TaskState.RUNNABLE
-
-    def task_result(self, task: Task) -> int | None:
-        return task.result
 
     # --- running -------------------------------------------------------------------------------
     def run_slice(self, hart: Hart, count: int) -> Outcome:
@@ -274,6 +268,8 @@ class Machine:
         task = hart.task
         if task is None:
             raise FtlabError(f"hart {hart.id} is idle: no task to interrupt")
+        if not self.irqs_enabled(hart):
+            raise FtlabError(f"hart {hart.id} has interrupts off (local_irq_save): deliver later")
         arch = self.arch
         saved = hart.save_context()
         task.interrupted.append(saved)
