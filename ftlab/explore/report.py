@@ -60,9 +60,8 @@ def report_dict(sc: Scenario, world: World, out: Outcome, strategy: str) -> dict
          "preemptions": out.preemptions, "schedules": out.stats.schedules,
          "distinct_states": len(out.stats.states), "seconds": round(out.stats.seconds, 3),
          "hotplug": world.hotplug is not None}
-    if sc.name not in SCENARIOS:
-        d["custom"] = {"entry": sc.entry, "operation": sc.description.split(" on ")[0],
-                       "filter": sc.description.split(" on ", 1)[1].split(", ")}
+    if sc.custom is not None:
+        d["custom"] = sc.custom
     d["guest"] = _guest_info(sc)
     run = out.execution
     if run is not None and run.violation is not None:

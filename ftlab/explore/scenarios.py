@@ -154,7 +154,8 @@ def custom_scenario(guest: str, entry: str, arch: str, scheme: str, operation: s
 
     name = f"{Path(guest).name}:{entry}:{arch}:{scheme}:{operation}"
     return Scenario(name, arch, scheme, "find", f"{operation} on {', '.join(globs)}", setup_f,
-                    op, guest=Path(guest), entry=entry)
+                    op, guest=Path(guest), entry=entry,
+                    custom={"entry": entry, "operation": operation, "filter": list(filters)})
 
 
 __all__ = ["SCENARIOS", "get_scenario", "custom_scenario", "EXPLORE_C"]

@@ -79,6 +79,7 @@ class Scenario:
     guest: Path = EXPLORE_C
     entry: str = "explore_entry"
     traced: tuple[str, ...] = ("target",)
+    custom: dict | None = None  # a user's own case: entry, operation, filter (for replay)
 
 
 class StepRecorder:
