@@ -81,7 +81,7 @@ REPEAT = 3
 QUICK_REPEAT = 2
 MASK = 2**64 - 1
 
-# Published anchors (see the shared kernel-facts notes, "Published figures")
+# Published anchors (docs/background.md, "Published figures")
 LINUX_TRACED_UNTRACED = {
     # M1: 2.81 ns traced, overhead 1.86 ns, so 0.95 ns untraced (derived, not quoted)
     "arm64": (2.81 / 0.95, "M1 + QEMU/HVF: 2.81 vs 0.95 ns, derived"),

@@ -7,7 +7,7 @@ Suite: ftrace-ops (ftlab.bench.ftrace_ops) with the CALL_OPS and list-ops scheme
 arch, 1 relevant empty callback and K irrelevant ops (default 0, 1, 10, 100), plus 10
 relevant, the function tracer and a direct call; text size (ftlab.bench.text_size) of zstd;
 BPF trampolines (ftlab.bench.trampolines) when ftlab.bpf provides them. The kernel's published
-points (LINUX_POINTS, from the shared kernel-facts notes) are drawn beside ftlab's.
+points (LINUX_POINTS, docs/background.md "Published figures") are drawn beside ftlab's.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ DPI = 100
 REPEAT = 5  # best of 5 (ftrace_ops uses 3): the machine may be shared
 FLAT_TOLERANCE = 0.10  # "does not change with 0 to 100 irrelevant ops (within 10%)"
 
-# The kernel's published per-call figures, ns (kernel-facts.md, "Published figures").
+# The kernel's published per-call figures, ns (docs/background.md, "Published figures").
 # `list` is the build without CALL_OPS, `call_ops` with it; keys are irrelevant-ops counts
 # with one relevant (empty) tracer.
 LINUX_POINTS = {

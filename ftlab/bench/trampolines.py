@@ -51,7 +51,7 @@ TRAMPOLINE_KEYS = ("config", "scheme", "instructions_per_call", "ns_per_call")
 ATTACH_KEYS = ("functions", "trampolines", "attach_seconds", "detach_seconds")
 NOT_BUILT = "BPF trampolines are not built yet"
 
-# Published x86_64 BPF trigger benchmark (kernel-facts.md): M calls/s, one run
+# Published x86_64 BPF trigger benchmark: M calls/s, one run (docs/background.md)
 LINUX_TRIGGER_MCALLS = {"fentry": 103.0, "fexit": 55.0, "fmod_ret": 58.6}
 
 
