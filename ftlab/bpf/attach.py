@@ -219,7 +219,10 @@ class BpfManager:
                 grouped[("func", func)] = [func]
                 continue
             layout = self._layout(func)
-            shape = "regs" if layout.stack_slots == 0 else layout.slots
+            # the shared register layout serves functions whose slot i is register i (not
+            # one that skips a register for an aligned pair)
+            regs = tuple(L.Source(reg=r) for r in self.emitter.ARG_REGS)
+            shape = "regs" if layout.slots == regs[:layout.nr_slots] else layout.slots
             grouped.setdefault(("multi", links.key(), shape), []).append(func)
         out = {}
         for gkey, funcs in grouped.items():

@@ -17,7 +17,9 @@ class BpfError(FtlabError):
 
     def __init__(self, code: int, message: str) -> None:
         self.code = code
-        super().__init__(f"{message} (-{errno.errorcode.get(code, code)})")
+        # EOPNOTSUPP, as the kernel names it (Linux's ENOTSUP is the same number)
+        name = "EOPNOTSUPP" if code == errno.EOPNOTSUPP else errno.errorcode.get(code, code)
+        super().__init__(f"{message} (-{name})")
 
 
 @dataclass(frozen=True)
@@ -73,7 +75,8 @@ class ArgAbi:
     - `unadjusted_align` (AAPCS64 as clang implements it): a struct's own aligned()
       attribute does not count, its members' natural alignment does.
     Every ABI here puts a 16-byte-aligned argument at a 16-byte-aligned stack offset (the
-    stack is 16-byte aligned at the call)."""
+    stack is 16-byte aligned at the call). Arguments are at most 16 bytes (check_model), so
+    no alignment is larger."""
 
     regs: tuple[str, ...]
     split_pairs: bool = False
@@ -92,9 +95,6 @@ def layout_for(model: FuncModel, abi: ArgAbi) -> Layout:
     for p in model.params:
         n = slots_of(p.type.size)
         align = p.type.unadjusted_alignment if abi.unadjusted_align else p.type.alignment
-        if align > 16:
-            raise BpfError(errno.EOPNOTSUPP, f"{model.name}: argument '{p.name}' is aligned to "
-                           f"{align} bytes; ftlab's trampolines follow the ABIs up to 16")
         if n == 2 and align == 16 and abi.even_pairs and len(regs) % 2:
             regs.pop(0)  # the odd register is skipped
         if len(regs) >= n:
