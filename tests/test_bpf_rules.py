@@ -323,3 +323,32 @@ def test_more_links_than_a_trampoline_holds(tmp_path):
     with pytest.raises(BpfError) as err:
         bm.attach(programs[38], "two")
     assert err.value.code == errno.E2BIG
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_preempted_and_migrated_programs_keep_the_count(arch, tmp_path):
+    """Many tasks on two harts with short slices: a task preempted inside the program may
+    move to the other hart; every call either runs the program or counts a miss (another
+    task's run on the CPU the program holds, as in a preemptible kernel), and the counters
+    drop back to zero."""
+    src = tmp_path / "count.c"
+    src.write_text('#include <ftlab/bpf.h>\nu64 runs;\n'
+                   'SEC("fexit/sh2") int count(u64 *ctx)\n'
+                   '{ for (volatile int i = 0; i < 40; i++); '
+                   '__atomic_fetch_add(&runs, 1, __ATOMIC_RELAXED); return 0; }\n')
+    image = load([WORK, src], arch)
+    m = Machine(image, harts=2)
+    ft = Ftrace(m, get_scheme(arch, None))
+    ft.boot()
+    bm = BpfManager(ft)
+    prog = find_programs(image)[0]
+    bm.attach(prog, "sh2")
+    bm.commit()
+    tasks = [m.spawn("sh_entry", [k]) for k in range(6)]
+    Scheduler(m, seed=5, slice_range=(20, 120)).run()
+    for k, t in enumerate(tasks):
+        assert t.fault is None, t.fault.report()
+        assert s64(t.result) == reference(WORK, arch, "sh_entry", k)
+    assert m.mem.u64(image.addr("runs")) + bm.recursion_misses(prog.addr) == 6
+    state = bm.prog_state[prog.addr]
+    assert [m.mem.u64(state + 8 + 8 * cpu) for cpu in range(2)] == [0, 0]

@@ -215,7 +215,7 @@ class BpfManager:
         for func, links in self.links.items():
             if not links.count():
                 continue
-            if func in self.single:
+            if func in self.single or self.frames == "plain":  # kfunc style: never shared
                 grouped[("func", func)] = [func]
                 continue
             layout = self._layout(func)

@@ -5,7 +5,10 @@
 /* A program's recursion state (prog->active per CPU, bpf_prog_stats.misses), laid out by ftlab
  * (ftlab.bpf.attach): a run nested on the same CPU is skipped and counted, as the kernel's
  * __bpf_prog_enter_recur does (kernel/bpf/trampoline.c). Enter returns the CPU's counter for
- * exit (so exit drops the same one), or 0 to skip the program. */
+ * exit, or 0 to skip the program. The kernel keeps a running program on its CPU with
+ * migrate_disable(); ftlab's scheduler may move a preempted task, so exit drops the counter
+ * enter took, wherever the task is then. As in a preemptible kernel, a program preempted on
+ * a CPU makes another task's run of it there a miss. */
 struct ftlab_bpf_prog_state {
 	u64 recursion_misses;
 	u64 active[FTLAB_MAX_CPUS];
