@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import errno
 import importlib
+import itertools
 from dataclasses import dataclass, field
 
 from ftlab.arch.base import ArchInfo
@@ -103,7 +104,7 @@ def build(arch: ArchInfo, layout: Layout, links: Links, base: int, func: int | N
     flags = links.flags(ip_arg)
     boundaries = boundaries or {}
     prog_state = prog_state or {}
-    guards = iter(range(1 << 30))
+    guards = itertools.count()
 
     def call_prog(prog: int, save_ret: bool = False) -> None:
         """invoke_bpf_prog(): __bpf_prog_enter_recur skips a nested run on this CPU (and
