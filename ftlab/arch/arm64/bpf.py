@@ -8,6 +8,8 @@ from ftlab.bpf.asm import Asm
 from ftlab.bpf.layout import ArgAbi
 
 ARG_REGS = ("x0", "x1", "x2", "x3", "x4", "x5", "x6", "x7")
+# AAPCS64 C.10/C.13/C.14, with clang's "unadjusted" alignment for structs (checked against
+# clang's own calls: an aligned(16) struct of two longs takes any pair and an 8-byte slot)
 ARG_ABI = ArgAbi(ARG_REGS, no_regs_after_stack=True, even_pairs=True, unadjusted_align=True)
 SITE_LEN = 8  # mov x9, x30; bl
 IMM_MAX = 16  # movz + 3 movk: the longest constant load

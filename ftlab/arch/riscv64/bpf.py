@@ -8,6 +8,8 @@ from ftlab.bpf.asm import Asm
 from ftlab.bpf.layout import ArgAbi
 
 ARG_REGS = ("a0", "a1", "a2", "a3", "a4", "a5", "a6", "a7")
+# LP64: a 2*XLEN argument with one register left is split with the stack; the psABI's aligned
+# (even) register pair is for variadic arguments only, and variadic functions are refused
 ARG_ABI = ArgAbi(ARG_REGS, split_pairs=True)
 SITE_LEN = 8  # auipc t0; jalr t0
 IMM_MAX = 32  # lui/addiw/slli/addi: a 64-bit constant takes at most 8 instructions
