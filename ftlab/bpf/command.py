@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from ftlab.bpf.attach import BpfManager, find_programs
+from ftlab.bpf.verifier import check_sections
 from ftlab.errors import FtlabError, UsageError
 
 
@@ -22,7 +24,8 @@ def register(sub, add_guest_args, add_trace_args) -> dict:
     p.add_argument("--legacy-frames", action="store_true",
                    help="the pre-fix frames: the traced function's caller is lost")
     p.add_argument("--list-trampolines", action="store_true",
-                   help="print functions, layouts and each trampoline disassembled")
+                   help="print functions, layouts, programs with their recursion_misses "
+                   "and each trampoline disassembled (after the run)")
     p.set_defaults(tracer="nop")
     return {"attach": run}
 
@@ -52,6 +55,9 @@ def run(ns: argparse.Namespace) -> int:
         ("fmod_ret", x) for x in ns.fmod_ret]
     for kind, text in manual:
         func, prog = _pair(text, f"--{kind.replace('_', '-')}")
+        sym = image.symbols.get(prog)
+        if prog not in programs and (sym is None or not sym.is_func):
+            raise FtlabError(f"--{kind.replace('_', '-')}: no program '{prog}'")
         addr = programs[prog].addr if prog in programs else image.function(prog).addr
         bpf.attach((kind, addr), func)
     for text in ns.multi:
@@ -61,6 +67,7 @@ def run(ns: argparse.Namespace) -> int:
                              f"SEC(\"fexit...\") section; '{prog}' is not one")
         bpf.attach_multi(programs[prog], glob)
     if not manual and not ns.multi:  # as a skeleton: every SEC program
+        check_sections(image)
         if not programs:
             raise FtlabError("no BPF programs found: mark them SEC(\"fentry/FUNC\") etc., or "
                              "attach by hand with --fentry/--fexit/--fmod-ret FUNC:PROG")
@@ -70,7 +77,10 @@ def run(ns: argparse.Namespace) -> int:
             else:
                 bpf.attach(prog, prog.target)
     bpf.commit()
+    result = session.run(ns.entry, ns.args)
+    rc = write_output(session.render(ns.format), result, ns.output)
+    # the attach summary, beside the results: where each program runs, its recursion misses
+    print(bpf.summary(), file=sys.stdout if ns.output else sys.stderr)
     if ns.list_trampolines:
         print(bpf.describe())
-    result = session.run(ns.entry, ns.args)
-    return write_output(session.render(ns.format), result, ns.output)
+    return rc

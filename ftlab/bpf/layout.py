@@ -17,7 +17,9 @@ class BpfError(FtlabError):
 
     def __init__(self, code: int, message: str) -> None:
         self.code = code
-        super().__init__(f"{message} (-{errno.errorcode.get(code, code)})")
+        # EOPNOTSUPP, as the kernel names it (Linux's ENOTSUP is the same number)
+        name = "EOPNOTSUPP" if code == errno.EOPNOTSUPP else errno.errorcode.get(code, code)
+        super().__init__(f"{message} (-{name})")
 
 
 @dataclass(frozen=True)
@@ -61,31 +63,54 @@ def slots_of(size: int) -> int:
     return 2 if size > 8 else 1
 
 
-def layout_for(model: FuncModel, arg_regs: tuple[str, ...], split_pairs: bool,
-               composite_all_or_stack: bool) -> Layout:
-    """The generic register-then-stack assignment, with the two ISA differences that matter
-    for arguments of at most 16 bytes:
-    - `split_pairs` (riscv LP64): a 2-slot struct with one register left takes it for its
+@dataclass(frozen=True)
+class ArgAbi:
+    """How an arch passes integer and small-struct arguments (at most 16 bytes each).
+
+    - `split_pairs` (riscv LP64): a 2-slot argument with one register left takes it for its
       first half and the stack for the second;
-    - `composite_all_or_stack` (AAPCS64 C.12): a struct that does not fit the registers left
-      goes to the stack and no later argument uses a register."""
+    - `no_regs_after_stack` (AAPCS64 C.13): a 2-slot argument that does not fit the registers
+      left goes to the stack and no later argument uses a register;
+    - `even_pairs` (AAPCS64 C.10): a 16-byte-aligned argument starts at an even register;
+    - `unadjusted_align` (AAPCS64 as clang implements it): a struct's own aligned()
+      attribute does not count, its members' natural alignment does.
+    Every ABI here puts a 16-byte-aligned argument at a 16-byte-aligned stack offset (the
+    stack is 16-byte aligned at the call). Arguments are at most 16 bytes (check_model), so
+    no alignment is larger."""
+
+    regs: tuple[str, ...]
+    split_pairs: bool = False
+    no_regs_after_stack: bool = False
+    even_pairs: bool = False
+    unadjusted_align: bool = False
+
+
+def layout_for(model: FuncModel, abi: ArgAbi) -> Layout:
+    """The register-then-stack assignment of ctx slots, as the arch's calling convention
+    places the arguments (what each JIT's arch_prepare_bpf_trampoline has to know)."""
     check_model(model)
-    regs = list(arg_regs)
+    regs = list(abi.regs)
     slots: list[Source] = []
     stack = 0
     for p in model.params:
         n = slots_of(p.type.size)
+        align = p.type.unadjusted_alignment if abi.unadjusted_align else p.type.alignment
+        if n == 2 and align == 16 and abi.even_pairs and len(regs) % 2:
+            regs.pop(0)  # the odd register is skipped
         if len(regs) >= n:
             slots += [Source(reg=regs.pop(0)) for _ in range(n)]
-        elif n == 2 and len(regs) == 1 and split_pairs:
+            continue
+        if n == 2 and len(regs) == 1 and abi.split_pairs:
             slots.append(Source(reg=regs.pop(0)))
             slots.append(Source(stack=stack))
             stack += 1
-        else:
-            if p.type.is_struct and composite_all_or_stack:
-                regs.clear()
-            slots += [Source(stack=stack + i) for i in range(n)]
-            stack += n
+            continue
+        if n == 2 and abi.no_regs_after_stack:
+            regs.clear()
+        if align == 16 and stack % 2:
+            stack += 1  # a padding slot keeps it 16-byte aligned
+        slots += [Source(stack=stack + i) for i in range(n)]
+        stack += n
     return Layout(tuple(slots), stack, model.nr_args)
 
 

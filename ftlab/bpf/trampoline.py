@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import errno
 import importlib
+import itertools
 from dataclasses import dataclass, field
 
 from ftlab.arch.base import ArchInfo
@@ -34,6 +35,9 @@ class Links:
     fexit: list[int] = field(default_factory=list)
     fmod_ret: list[int] = field(default_factory=list)
 
+    def key(self) -> tuple:
+        return (tuple(self.fentry), tuple(self.fexit), tuple(self.fmod_ret))
+
     def count(self) -> int:
         return len(self.fentry) + len(self.fexit) + len(self.fmod_ret)
 
@@ -51,6 +55,7 @@ class Frame:
     nr_off: int
     ctx_off: int
     ret_off: int
+    active_off: int  # the program's per-CPU `active` counter, from __bpf_prog_enter_recur
     scratch_off: int
     size: int
 
@@ -61,9 +66,10 @@ def frame_for(layout: Layout) -> Frame:
     nr_off = out + 8
     ctx_off = out + 16
     ret_off = ctx_off + 8 * layout.nr_slots
-    scratch = ret_off + 8
+    active_off = ret_off + 8
+    scratch = active_off + 8
     size = (scratch + 16 + 15) & ~15
-    return Frame(out, ip_off, nr_off, ctx_off, ret_off, scratch, size)
+    return Frame(out, ip_off, nr_off, ctx_off, ret_off, active_off, scratch, size)
 
 
 @dataclass
@@ -76,30 +82,49 @@ class Image:
 
 def build(arch: ArchInfo, layout: Layout, links: Links, base: int, func: int | None,
           frames: str, helpers: dict[str, int], ref: int = 0, ip_arg: bool = True,
-          boundaries: dict[int, int] | None = None) -> Image:
+          boundaries: dict[int, int] | None = None, prog_state: dict[int, int] | None = None,
+          sizing: bool = False) -> Image:
     """The image for one trampoline at `base`.
 
     `func` is the traced function (None for a shared mass-attach trampoline, which finds
-    the function from its return address and its argument count in the ip table)."""
+    the function from its return address and its argument count in the ip table).
+    `prog_state` maps a program to its recursion state (prog->active, misses); programs
+    without one run unguarded. `sizing` builds with every constant load at its longest, so
+    the result bounds any real build (arch_bpf_trampoline_size)."""
     if links.count() > BPF_MAX_TRAMP_LINKS:
         raise BpfError(errno.E2BIG, f"{links.count()} programs on one trampoline, more than "
                        f"{BPF_MAX_TRAMP_LINKS}")
     mod = arch_emitter(arch)
     if frames == "plain" and func is None:
         raise BpfError(errno.EINVAL, "a kfunc-style trampoline serves one function, not many")
-    em = mod.Emitter(frames, func)
+    em = mod.Emitter(frames, func, sizing=sizing)
     fr = frame_for(layout)
     if hasattr(em, "x9_slot"):
         em.x9_slot = fr.scratch_off
     flags = links.flags(ip_arg)
     boundaries = boundaries or {}
+    prog_state = prog_state or {}
+    guards = itertools.count()
 
-    def call_prog(prog: int) -> None:
+    def call_prog(prog: int, save_ret: bool = False) -> None:
+        """invoke_bpf_prog(): __bpf_prog_enter_recur skips a nested run on this CPU (and
+        counts it), the program runs, __bpf_prog_exit_recur drops prog->active."""
+        state = prog_state.get(prog)
+        skip = f"recur_skip{next(guards)}"
+        if state is not None:
+            em.call_imm(a, helpers["__bpf_prog_enter_recur"], state)
+            em.store_ret(a, fr.active_off)
+            em.branch_if_zero(a, skip)
         if prog in boundaries:  # an exception boundary: through the register-saving thunk
             em.call_boundary(a, helpers["ftlab_bpf_boundary"], prog, fr.ctx_off,
                              boundaries[prog])
         else:
             em.call(a, prog, fr.ctx_off)
+        if save_ret:
+            em.store_ret(a, fr.ret_off)
+        if state is not None:
+            em.call_plain(a, helpers["__bpf_prog_exit_recur"], fr.active_off)
+            a.bind(skip)
 
     a = Asm(base)
     em.prologue(a, fr.size)
@@ -126,8 +151,8 @@ def build(arch: ArchInfo, layout: Layout, links: Links, base: int, func: int | N
     if flags & CALL_ORIG:
         em.store_imm(a, fr.ret_off, 0)
         for prog in links.fmod_ret:
-            call_prog(prog)
-            em.store_ret(a, fr.ret_off)
+            call_prog(prog, save_ret=True)
+            em.load_ret(a, fr.ret_off)
             em.branch_if_ret(a, "skip_orig")  # the first non-zero result skips the original
         for k in range(layout.stack_slots):
             em.copy_entry_stack(a, k, 8 * k)  # the original's stack arguments, below ctx

@@ -201,6 +201,11 @@ class Ftrace:
         """register_ftrace_direct(ops, addr): the ops' filter names the functions."""
         if ops.filter is None:
             raise FtlabError("a direct ops needs a filter naming its functions")
+        for other in self.ops:  # one direct trampoline per function (ftrace_find_rec_direct)
+            taken = sorted(ops.filter & (other.filter or set())) if other.direct_call else []
+            if taken:
+                raise FtlabError(f"register_ftrace_direct: {taken[0]} already has a direct "
+                                 f"trampoline (ops {other.name}) (-EBUSY)")
         ops.direct_call = addr
         ops.func = self.call_direct_funcs
         self.machine.mem.set_u64(ops.addr + abi.OPS_FUNC, ops.func)

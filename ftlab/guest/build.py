@@ -110,7 +110,7 @@ class BuiltImage:
 
 def runtime_sources(arch: ArchInfo) -> list[Path]:
     return [RUNTIME_DIR / "runtime.c", RUNTIME_DIR / "ftrace.c",
-            RUNTIME_DIR / "arch" / f"{arch.name}.S"]
+            RUNTIME_DIR / "arch" / f"{arch.name}.S", RUNTIME_DIR / "bpf.c"]
 
 
 def _hash_inputs(arch: ArchInfo, layout: EntryLayout, sources: Sequence[Path],

@@ -23,10 +23,38 @@ def _type_die(die: DIE) -> DIE | None:
     return die.get_DIE_from_attribute("DW_AT_type") if "DW_AT_type" in die.attributes else None
 
 
+def _explicit_align(die: DIE) -> int:
+    attr = die.attributes.get("DW_AT_alignment")
+    return attr.value if attr is not None else 0
+
+
+def _align_of(die: DIE | None, ptr_size: int, own: bool = True, depth: int = 0) -> int:
+    """A type's alignment: the largest of its members' (a struct: with a member's aligned()
+    attribute, and the struct's own one when `own`), its element's (an array) or its size (a
+    scalar; an aligned() typedef of a scalar does not change how it is passed)."""
+    if die is None or depth > 16:
+        return 1
+    while die.tag in _QUALIFIERS:
+        if (inner := _type_die(die)) is None:
+            return 1
+        die = inner
+    if die.tag in ("DW_TAG_structure_type", "DW_TAG_union_type", "DW_TAG_class_type"):
+        members = [max(_explicit_align(m), _align_of(_type_die(m), ptr_size, True, depth + 1))
+                   for m in die.iter_children() if m.tag == "DW_TAG_member"]
+        return max([_explicit_align(die) if own else 0, 1, *members])
+    if die.tag == "DW_TAG_array_type":
+        return _align_of(_type_die(die), ptr_size, True, depth + 1)
+    if die.tag in ("DW_TAG_pointer_type", "DW_TAG_reference_type", "DW_TAG_subroutine_type"):
+        return ptr_size
+    size = die.attributes["DW_AT_byte_size"].value if "DW_AT_byte_size" in die.attributes else 1
+    return min(size, 16)
+
+
 def type_info(die: DIE | None, ptr_size: int) -> TypeInfo:
     if die is None:
         return VOID
     shown = _type_name(die)
+    align = _align_of(die, ptr_size)
     while die.tag in _QUALIFIERS:
         inner = _type_die(die)
         if inner is None:
@@ -37,17 +65,18 @@ def type_info(die: DIE | None, ptr_size: int) -> TypeInfo:
     if tag == "DW_TAG_base_type":
         enc = die.attributes["DW_AT_encoding"].value
         return TypeInfo(shown, size, signed=enc in _SIGNED_ENCODINGS, is_float=enc in
-                        _FLOAT_ENCODINGS, is_bool=enc == _BOOL_ENCODING)
+                        _FLOAT_ENCODINGS, is_bool=enc == _BOOL_ENCODING, align=align)
     if tag in ("DW_TAG_pointer_type", "DW_TAG_reference_type", "DW_TAG_subroutine_type"):
-        return TypeInfo(shown, size or ptr_size)
+        return TypeInfo(shown, size or ptr_size, align=ptr_size)
     if tag in ("DW_TAG_structure_type", "DW_TAG_union_type", "DW_TAG_class_type"):
-        return TypeInfo(shown, size, is_struct=True)
+        return TypeInfo(shown, size, is_struct=True, align=align,
+                        natural_align=_align_of(die, ptr_size, own=False))
     if tag == "DW_TAG_enumeration_type":
         under = type_info(_type_die(die), ptr_size) if "DW_AT_type" in die.attributes else None
-        return TypeInfo(shown, size, signed=bool(under and under.signed))
+        return TypeInfo(shown, size, signed=bool(under and under.signed), align=align)
     if tag == "DW_TAG_array_type":
-        return TypeInfo(shown, ptr_size)
-    return TypeInfo(shown, size)
+        return TypeInfo(shown, ptr_size, align=ptr_size)
+    return TypeInfo(shown, size, align=align)
 
 
 def _type_name(die: DIE) -> str:
@@ -76,6 +105,7 @@ def _low_pc(die: DIE) -> int | None:
 
 
 _CALL_SITES = ("DW_TAG_GNU_call_site", "DW_TAG_call_site")
+DW_CC_NOCALL = 0x3
 
 
 def _callees(die: DIE) -> list[str]:
@@ -131,6 +161,9 @@ def read_function_models(elf: ELFFile) -> dict[str, FuncModel]:
                     if value is not None and isinstance(value.value, bytes):
                         tags.append(value.value.decode(errors="replace"))
             ret = type_info(_type_die(decl), ptr_size)
+            cc = die.attributes.get("DW_AT_calling_convention",
+                                    decl.attributes.get("DW_AT_calling_convention"))
             models[name] = FuncModel(name, addr, ret, tuple(params), varargs, tuple(tags),
-                                     tuple(_callees(die)))
+                                     tuple(_callees(die)),
+                                     nocall=cc is not None and cc.value == DW_CC_NOCALL)
     return models

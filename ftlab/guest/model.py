@@ -19,6 +19,16 @@ class TypeInfo:
     is_void: bool = False
     is_float: bool = False
     is_bool: bool = False
+    align: int = 0  # alignment in bytes, with a struct's own aligned() attribute; 0: unknown
+    natural_align: int = 0  # without it (clang's "unadjusted" alignment, which AAPCS64 uses)
+
+    @property
+    def alignment(self) -> int:
+        return self.align or min(max(self.size, 1), 8)
+
+    @property
+    def unadjusted_alignment(self) -> int:
+        return self.natural_align or self.alignment
 
 
 VOID = TypeInfo("void", 0, is_void=True)
@@ -39,6 +49,9 @@ class FuncModel:
     varargs: bool = False
     tags: tuple[str, ...] = ()  # btf_decl_tag annotations (e.g. "exception_callback:cb")
     calls: tuple[str, ...] = ()  # functions it calls (DWARF call sites)
+    # DW_CC_nocall: the compiler changed its parameter locations (an unused argument dropped),
+    # so the prototype no longer says where the arguments are
+    nocall: bool = False
 
     @property
     def nr_args(self) -> int:

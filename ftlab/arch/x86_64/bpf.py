@@ -5,17 +5,18 @@ from __future__ import annotations
 
 from ftlab.arch.x86_64 import encode as X
 from ftlab.bpf.asm import Asm
+from ftlab.bpf.layout import ArgAbi
 
 ARG_REGS = ("rdi", "rsi", "rdx", "rcx", "r8", "r9")
-SPLIT_PAIRS = False
-COMPOSITE_ALL_OR_STACK = False
+ARG_ABI = ArgAbi(ARG_REGS)
 SITE_LEN = 5  # the traced function continues at func + 5
 PUSH_RSP_8 = bytes.fromhex("ff742408")  # push qword ptr [rsp + 8]
 PUSH_RSP_16 = bytes.fromhex("ff742410")  # push qword ptr [rsp + 16]
 
 
 class Emitter:
-    def __init__(self, frames: str, func: int | None = None) -> None:
+    def __init__(self, frames: str, func: int | None = None, sizing: bool = False) -> None:
+        # movabs is always 10 bytes: a sizing run (arch_bpf_trampoline_size) changes nothing
         self.frames = frames
         self.func = func
         # where the traced function's stack arguments start, relative to rbp
@@ -70,6 +71,10 @@ class Emitter:
     def branch_if_ret(self, a: Asm, label: str) -> None:
         a.emit(X.test_reg_reg("rax", "rax"))
         a.branch(label, 6, X.jne_rel32)
+
+    def branch_if_zero(self, a: Asm, label: str) -> None:
+        a.emit(X.test_reg_reg("rax", "rax"))
+        a.branch(label, 6, X.je_rel32)
 
     def call_orig(self, a: Asm, func: int) -> None:
         a.emit(X.mov_imm64("r11", func + SITE_LEN) + X.call_reg("r11"))
