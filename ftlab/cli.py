@@ -6,9 +6,12 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from ftlab import interrupts
 from ftlab.arch import ARCH_NAMES
 from ftlab.errors import FtlabError, UsageError
+from ftlab.interrupts import Interrupted
 from ftlab.machine.machine import DEFAULT_MAX_INSNS
+from ftlab.validate import check_choice
 
 
 class _Parser(argparse.ArgumentParser):
@@ -141,8 +144,6 @@ def _plugins() -> list:
 def cmd_run(ns: argparse.Namespace) -> int:
     from ftlab.session import load, run_entry
 
-    if len(ns.args) > 6:
-        raise UsageError("--args takes at most 6 integers")
     image = load(ns.files, ns.arch)
     result = run_entry(image, ns.entry, ns.args, harts=ns.harts, seed=ns.seed,
                        max_insns=ns.max_insns)
@@ -153,21 +154,10 @@ def cmd_run(ns: argparse.Namespace) -> int:
     return 1 if result.faults else 0
 
 
-def _check_choice(what: str, value: str, valid: Sequence[str]) -> None:
-    if value not in valid:
-        raise UsageError(f"unknown {what} '{value}'; valid: {', '.join(valid)}")
-
-
 def cmd_trace(ns: argparse.Namespace) -> int:
     from ftlab.ftrace.schemes import get_scheme
-    from ftlab.ftrace.tracers import CLOCKS, OPTIONS, TRACERS
-    from ftlab.tracing import FORMATS, TraceConfig, TraceSession, write_output
+    from ftlab.tracing import TraceConfig, TraceSession, write_output
 
-    _check_choice("tracer", ns.tracer, TRACERS)
-    _check_choice("format", ns.format, FORMATS)
-    _check_choice("trace clock", ns.clock, list(CLOCKS))
-    for opt in ns.option:
-        _check_choice("trace option", opt, list(OPTIONS))
     get_scheme(ns.arch, ns.scheme)
     config = TraceConfig(tracer=ns.tracer, filters=ns.filter, notrace=ns.notrace,
                          options=ns.option, clock=ns.clock, buffer_kb=ns.buffer_size_kb,
@@ -184,8 +174,8 @@ def cmd_explore(ns: argparse.Namespace) -> int:
     if ns.list:
         print(list_scenarios())
         return 0
-    _check_choice("strategy", ns.strategy, ["exhaustive", "random"])
-    _check_choice("format", ns.format, ["text", "json"])
+    check_choice("strategy", ns.strategy, ["exhaustive", "random"])
+    check_choice("format", ns.format, ["text", "json"])
     if ns.guest:
         missing = [o for o in ("entry", "arch", "scheme", "operation") if not getattr(ns, o)]
         if missing:
@@ -199,8 +189,6 @@ def cmd_explore(ns: argparse.Namespace) -> int:
         spec = {"name": ns.scenario}
     else:
         raise UsageError("name a scenario (see ftlab explore --list) or give --guest")
-    if ns.preemptions < 0 or ns.jobs < 1:
-        raise UsageError("--preemptions must be >= 0 and --jobs >= 1")
     spec["hotplug"] = ns.hotplug
     return run_explore(spec, ns.harts, ns.preemptions, ns.strategy, ns.seed, ns.jobs,
                        ns.budget, ns.format, ns.output, ns.schedules)
@@ -236,17 +224,41 @@ def _join_values(argv: Sequence[str]) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # tracefs leaves SIGINT/SIGTERM to libfuse, which unmounts on them
+    argv = list(sys.argv[1:] if argv is None else argv)
+    previous = {} if argv[:1] == ["tracefs"] else interrupts.install()
+    try:
+        return _main(argv)
+    finally:
+        interrupts.restore(previous)
+
+
+def _main(argv: list[str]) -> int:
+    from ftlab.outputs import silence_stdout
+    from ftlab.validate import validate
+
     parser = build_parser()
     try:
-        ns = parser.parse_args(_join_values(sys.argv[1:] if argv is None else argv))
-        harts = getattr(ns, "harts", None)
-        if harts is not None and harts < 1:
-            raise UsageError("--harts must be at least 1")
-        return COMMANDS[ns.command](ns)
+        ns = parser.parse_args(_join_values(argv))
+        validate(ns)
+        code = COMMANDS[ns.command](ns)
+        sys.stdout.flush()
+        return code
+    except BrokenPipeError:  # `ftlab ... | head`: the reader had enough
+        silence_stdout()
+        return 141
+    except OSError as err:  # stdout itself failed (a full disk)
+        silence_stdout()
+        print(f"ftlab: error: writing the output: {err.strerror or err}", file=sys.stderr)
+        return 1
     except FtlabError as err:
         print(f"ftlab: error: {err}", file=sys.stderr)
         return err.exit_code
+    except Interrupted as sig:
+        print(f"ftlab: interrupted ({sig.name})", file=sys.stderr)
+        return sig.exit_code
     except KeyboardInterrupt:
+        print("ftlab: interrupted (SIGINT)", file=sys.stderr)
         return 130
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import signal
 from pathlib import Path
 
 from ftlab.errors import FtlabError
@@ -56,10 +57,13 @@ def _guest_info(sc: Scenario) -> dict:
 
 def report_dict(sc: Scenario, world: World, out: Outcome, strategy: str) -> dict:
     d = {"scenario": sc.name, "arch": sc.arch, "scheme": sc.scheme, "harts": world.nharts,
-         "expected": sc.expect, "verdict": out.verdict, "strategy": strategy,
+         "expected": sc.expect, "verdict": out.verdict_text() if out.interrupted is None
+         else "incomplete", "strategy": strategy,
          "preemptions": out.preemptions, "schedules": out.stats.schedules,
          "distinct_states": len(out.stats.states), "seconds": round(out.stats.seconds, 3),
          "hotplug": world.hotplug is not None}
+    if out.interrupted is not None:
+        d["interrupted"] = signal.Signals(out.interrupted).name
     if sc.custom is not None:
         d["custom"] = sc.custom
     d["guest"] = _guest_info(sc)

@@ -144,6 +144,8 @@ def build_image(sources: Sequence[str | Path], arch: ArchInfo, layout: EntryLayo
     layout = layout or arch.layout(None)
     srcs = [Path(s) for s in sources]
     for s in srcs:
+        if s.is_dir():
+            raise FtlabError(f"{s}: is a directory; give C (.c) or assembly (.S) files")
         if not s.is_file():
             raise FtlabError(f"{s}: no such file")
         if s.suffix not in (".c", ".S", ".s"):
