@@ -8,6 +8,7 @@ import signal
 import sys
 
 from ftlab import interrupts
+from ftlab.errors import FtlabError
 from ftlab.explore.report import load_report, replay, report_dict, timeline
 from ftlab.explore.scenarios import SCENARIOS, custom_scenario, get_scenario
 from ftlab.explore.search import (
@@ -130,10 +131,12 @@ def run_explore(spec: dict, harts: int | None, bound: int, strategy: str, seed: 
     text = json.dumps(doc, indent=2) + "\n" if fmt == "json" else format_text(sc, world, out,
                                                                                strategy)
     try:
-        if output:
-            write_text(output, json.dumps(doc, indent=2) + "\n" if output.endswith(".json")
-                       else text)
-        write_stdout(text)
+        try:
+            write_stdout(text)
+        finally:  # the file too, even if stdout failed
+            if output:
+                write_text(output, json.dumps(doc, indent=2) + "\n"
+                           if output.endswith(".json") else text)
     finally:
         if out.interrupted is not None:
             print(f"ftlab: interrupted ({signal.Signals(out.interrupted).name})",
@@ -146,7 +149,10 @@ def run_explore(spec: dict, harts: int | None, bound: int, strategy: str, seed: 
 def run_replay(path: str) -> int:
     doc = load_report(path)
     world, run = replay(doc)
-    print(f"replaying {doc.get('scenario')} ({len(run.decisions)} decisions)")
+    if run.violation is not None and run.violation.invariant == "replay":
+        raise FtlabError(f"{path}: the schedule does not fit scenario {doc['scenario']} "
+                         f"({run.violation.detail})")
+    print(f"replaying {doc['scenario']} ({len(run.decisions)} decisions)")
     print(timeline(world, run))
     if run.violation is not None:
         print(f"\nreproduced: {run.violation.invariant}\n{run.violation.detail}")
