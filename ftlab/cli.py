@@ -226,7 +226,7 @@ def _join_values(argv: Sequence[str]) -> list[str]:
 def main(argv: Sequence[str] | None = None) -> int:
     # tracefs leaves SIGINT/SIGTERM to libfuse, which unmounts on them
     argv = list(sys.argv[1:] if argv is None else argv)
-    previous = {} if argv[:1] == ["tracefs"] else interrupts.install()
+    previous = interrupts.uninstall() if argv[:1] == ["tracefs"] else interrupts.install()
     try:
         return _main(argv)
     finally:

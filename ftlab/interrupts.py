@@ -11,8 +11,10 @@ import signal
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
-from unicorn import Uc
+if TYPE_CHECKING:  # kept light: installed before the heavy imports (ftlab/__main__.py)
+    from unicorn import Uc
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -54,6 +56,14 @@ def install() -> dict:
     if threading.current_thread() is not threading.main_thread():
         return {}
     return {sig: signal.signal(sig, _handler) for sig in SIGNALS}
+
+
+def uninstall() -> dict:
+    """Python's own handling again (for a command whose library handles the signals)."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    return {signal.SIGINT: signal.signal(signal.SIGINT, signal.default_int_handler),
+            signal.SIGTERM: signal.signal(signal.SIGTERM, signal.SIG_DFL)}
 
 
 def restore(previous: dict) -> None:

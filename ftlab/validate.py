@@ -17,6 +17,7 @@ U64 = 2**64 - 1
 MAX_ENTRY_ARGS = 6
 # per-CPU ring buffers for every possible CPU come out of the guest heap; half of it at most
 MAX_BUFFER_KB = (abi.RAM_SIZE - abi.HEAP_AREA) // abi.MAX_CPUS // 1024 // 2
+MAX_OPS = 10_000  # bench ftrace-ops: registering 10,000 ops already takes a minute
 MAX_PREEMPTIONS = 1000  # beyond any schedule's length (explore's MAX_ACTIONS is 4,000)
 
 # dest -> (lowest, highest, what the range means); None: no bound that side
@@ -33,7 +34,9 @@ RANGES: dict[str, tuple[float | None, float | None, str]] = {
     "budget": (0, None, "seconds"),
     "repeat": (1, 10**6, "runs"),
     "functions": (1, 100_000, "functions"),
+    "relevant": (0, MAX_OPS, "ftrace_ops"),
 }
+LIST_RANGES = {"irrelevant": "relevant", "many_relevant": "relevant"}  # each item, as that
 
 
 def _option(dest: str) -> str:
@@ -57,6 +60,12 @@ def validate(ns: argparse.Namespace) -> None:
         value = getattr(ns, dest, None)
         if isinstance(value, int | float) and not isinstance(value, bool):
             check_range(dest, value)
+    for dest, like in LIST_RANGES.items():
+        values = getattr(ns, dest, None)
+        for v in values if isinstance(values, list) else []:
+            if isinstance(v, int) and not RANGES[like][0] <= v <= RANGES[like][1]:
+                raise UsageError(f"{_option(dest)}: {v} is out of range "
+                                 f"({RANGES[like][0]} to {RANGES[like][1]})")
     args = getattr(ns, "args", None)
     if isinstance(args, list):
         if len(args) > MAX_ENTRY_ARGS:
@@ -71,6 +80,8 @@ def validate(ns: argparse.Namespace) -> None:
     if hasattr(ns, "tracer") and hasattr(ns, "clock"):  # the trace options (trace, attach)
         _check_trace_choices(ns)
     output = getattr(ns, "output", None)
+    if output == "":
+        raise UsageError("-o: an empty path; name a file (or - for stdout)")
     if output:
         if ns.command == "bench" and getattr(ns, "bench_command", None) == "report":
             check_output_dir(output)

@@ -8,7 +8,7 @@ import signal
 import sys
 
 from ftlab import interrupts
-from ftlab.errors import FtlabError
+from ftlab.errors import FtlabError, UsageError
 from ftlab.explore.report import load_report, replay, report_dict, timeline
 from ftlab.explore.scenarios import SCENARIOS, custom_scenario, get_scenario
 from ftlab.explore.search import (
@@ -148,7 +148,10 @@ def run_explore(spec: dict, harts: int | None, bound: int, strategy: str, seed: 
 
 def run_replay(path: str) -> int:
     doc = load_report(path)
-    world, run = replay(doc)
+    try:
+        world, run = replay(doc)
+    except UsageError as err:  # a name in the report, not on the command line
+        raise FtlabError(f"{path}: {err}") from None
     if run.violation is not None and run.violation.invariant == "replay":
         raise FtlabError(f"{path}: the schedule does not fit scenario {doc['scenario']} "
                          f"({run.violation.detail})")

@@ -45,7 +45,10 @@ COMMON_CFLAGS = (
 def cache_dir() -> Path:
     """$FTLAB_CACHE, or ~/.cache/ftlab: every cached or rescued file lives under it."""
     root = os.environ.get("FTLAB_CACHE")
-    path = Path(root) if root else Path.home() / ".cache" / "ftlab"
+    try:
+        path = Path(root) if root else Path.home() / ".cache" / "ftlab"
+    except RuntimeError:  # no HOME and no passwd entry
+        raise FtlabError("no home directory for the cache: set FTLAB_CACHE") from None
     if path.exists() and not path.is_dir():
         raise FtlabError(f"the cache {path} (FTLAB_CACHE) is not a directory")
     try:
@@ -244,7 +247,7 @@ def _run(cmd: list[str], what: str) -> None:
     """Run one compiler job in its own process group, so an interrupted build can end it and
     whatever it started."""
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=_zig_env(), start_new_session=True)
+                            errors="replace", env=_zig_env(), start_new_session=True)
     with _children_lock:
         _children.add(proc)
     try:
