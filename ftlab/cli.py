@@ -142,6 +142,7 @@ def _plugins() -> list:
 
 
 def cmd_run(ns: argparse.Namespace) -> int:
+    from ftlab.outputs import write_stdout
     from ftlab.session import load, run_entry
 
     image = load(ns.files, ns.arch)
@@ -149,8 +150,7 @@ def cmd_run(ns: argparse.Namespace) -> int:
                        max_insns=ns.max_insns)
     for fault in result.faults:
         print(fault.report(), file=sys.stderr)
-    for line in result.lines():
-        print(line)
+    write_stdout("".join(line + "\n" for line in result.lines()))
     return 1 if result.faults else 0
 
 
@@ -234,9 +234,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(argv: list[str]) -> int:
-    from ftlab.outputs import silence_stdout
+    from ftlab.outputs import guard_closed_stdout, silence_stdout
     from ftlab.validate import validate
 
+    guard_closed_stdout()
     parser = build_parser()
     try:
         ns = parser.parse_args(_join_values(argv))

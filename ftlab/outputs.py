@@ -5,6 +5,7 @@ saved under $FTLAB_CACHE/rescued/ and the error names that file."""
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import sys
@@ -120,6 +121,8 @@ def write_text(path: str, data: str) -> None:
 def write_stdout(data: str) -> None:
     """Print a result; if stdout fails (a full disk), rescue it. A closed pipe (`| head`)
     is not an error of ours: the reader had what it wanted."""
+    if stdout_closed():
+        raise rescue(data, "stdout", OSError(errno.EBADF, "stdout is closed"))
     try:
         sys.stdout.write(data)
         sys.stdout.flush()
@@ -129,6 +132,22 @@ def write_stdout(data: str) -> None:
     except OSError as err:
         silence_stdout()
         raise rescue(data, "stdout", err) from None
+
+
+_closed = False
+
+
+def guard_closed_stdout() -> None:
+    """Started with fd 1 closed (`>&-`): Python leaves sys.stdout None. Results then go to
+    the rescue folder, the rest to /dev/null."""
+    global _closed
+    if sys.stdout is None:
+        _closed = True
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the process
+
+
+def stdout_closed() -> bool:
+    return _closed
 
 
 def silence_stdout() -> None:

@@ -198,12 +198,23 @@ class Machine:
             return Outcome.FAULT
         count = min(count, budget)
         stop = hart.run(count)
+        try:
+            return self._after_run(hart, task, stop, count)
+        except FtlabError as err:  # a machine call with a bad guest pointer, say
+            if hart.task is not task:
+                raise
+            self._fault(hart, f"bad machine call: {err}", at_caller=True)
+            return Outcome.FAULT
+
+    def _after_run(self, hart: Hart, task: Task, stop, count: int) -> Outcome:
         if stop.kind == StopKind.SLICE:
             task.insns += count
             hart.insns += count
             return Outcome.SLICE
         if stop.kind == StopKind.FAULT:
             reason = self._guard_reason(hart, stop.address) or _uc_reason(stop)
+            if stop.address is not None and "guard page" not in reason:
+                reason += f" at {stop.address:#x}"
             if self.arch.imprecise_illegal_pc and stop.error is not None and (
                     stop.error.errno == UC_ERR_EXCEPTION):
                 hart.set_reg(self.arch.pc, self._locate_illegal(hart.pc))
@@ -224,7 +235,8 @@ class Machine:
         idx = (off - abi.STACK_AREA) // abi.STACK_SIZE
         owner = self.tasks[idx].name if idx < len(self.tasks) else f"(unused slot {idx})"
         task = hart.task
-        if task is not None and task.index == idx:
+        sp = hart.reg(self.arch.sp)
+        if task is not None and task.index == idx and sp - (64 << 10) <= addr <= sp + abi.PAGE:
             return (f"stack overflow: task {owner} ran past the bottom of its "
                     f"{abi.STACK_SIZE // 1024} KiB stack (guard page hit at {addr:#x}, "
                     f"sp {hart.reg(self.arch.sp):#x})")
@@ -400,7 +412,14 @@ class Machine:
         task = hart.task
         assert task is not None
         regs = hart.registers()
-        fault = self.describe_fault(hart.id, task.name, regs, reason, skip=2 if at_caller else 0)
+        try:
+            fault = self.describe_fault(hart.id, task.name, regs, reason,
+                                        skip=2 if at_caller else 0)
+        except FtlabError as err:  # a stack too broken to walk: the registers still help
+            fault = GuestFault(hart.id, task.name, regs[self.arch.pc],
+                               self.image.symbolize(regs[self.arch.pc]), reason,
+                               f"<no backtrace: {err}>",
+                               {n: v for n, v in regs.items() if n in self.arch.context_regs})
         task.fault = fault
         task.state = TaskState.FAULTED
         task.context = hart.save_context()
@@ -427,7 +446,9 @@ class Machine:
         first."""
         base = self.mem.u64(task.struct_addr + abi.TASK_TRACER + 8)
         depth = self.mem.u64(task.struct_addr + abi.TASK_TRACER + 16)
-        return [self.mem.u64(base + 32 * i) for i in reversed(range(min(depth, 128)))]
+        # the guest can overwrite both: read only what lies in guest RAM
+        return [self.mem.u64(base + 32 * i) for i in reversed(range(min(depth, 128)))
+                if self.mem.contains(base + 32 * i, 8)]
 
     def backtrace(self, hart: Hart) -> list[Frame]:
         rets = self.graph_returns(hart.task) if hart.task else None
@@ -446,7 +467,7 @@ class Machine:
         task_obj = next((t for t in self.tasks if t.name == task), None)
         rets = self.graph_returns(task_obj) if task_obj else None
         frames = unwind(arch, self.image, self.mem, regs, graph_rets=rets)[skip:]
-        if skip:
+        if skip and frames:
             ret = frames[0].pc
             shown = {n: v for n, v in regs.items() if n in arch.context_regs}
             return GuestFault(hid, task, ret, frames[0].text, reason, "(returns from ftlab_bug)",
