@@ -97,7 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--list", action="store_true", help="list the built-in scenarios")
     ex.add_argument("--harts", type=int, default=None, help="harts (default: the scenario's)")
     ex.add_argument("--preemptions", type=int, default=2, help="preemption bound (default 2)")
-    ex.add_argument("--strategy", default="exhaustive", help="exhaustive or random")
+    ex.add_argument("--strategy", default="exhaustive",
+                    help="exhaustive (proves within the bound) or random (can only find)")
     ex.add_argument("--seed", type=int, default=0)
     ex.add_argument("--schedules", type=int, default=2000, help="random: schedules to try")
     ex.add_argument("--jobs", type=int, default=1, help="processes for exhaustive search")

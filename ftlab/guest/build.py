@@ -243,33 +243,48 @@ _children: set[subprocess.Popen] = set()
 _children_lock = threading.Lock()
 
 
-def _run(cmd: list[str], what: str) -> None:
-    """Run one compiler job in its own process group, so an interrupted build can end it and
-    whatever it started."""
+def run_compiler(cmd: list[str], env: dict[str, str] | None = None,
+                 timeout: float | None = None) -> tuple[int, str, str]:
+    """(exit status, stdout, stderr) of a compiler run in its own process group, so an
+    interrupted build can end it and whatever it started (kill_compilers)."""
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            errors="replace", env=_zig_env(), start_new_session=True)
+                            errors="replace", env=env or _zig_env(), start_new_session=True)
     with _children_lock:
         _children.add(proc)
     try:
-        out, err = proc.communicate()
+        out, err = proc.communicate(timeout=timeout)
+    except BaseException:  # a timeout, or an interrupt in this thread
+        _kill_group(proc)
+        proc.communicate()
+        raise
     finally:
         with _children_lock:
             _children.discard(proc)
-    if proc.returncode != 0:
-        if proc.returncode < 0:
-            raise CompileError(f"{what} was killed (signal {-proc.returncode})")
+    return proc.returncode, out, err
+
+
+def _run(cmd: list[str], what: str) -> None:
+    returncode, out, err = run_compiler(cmd)
+    if returncode != 0:
+        if returncode < 0:
+            raise CompileError(f"{what} was killed (signal {-returncode})")
         msg = (err or out).strip()
         raise CompileError(f"{what} failed:\n{msg}")
 
 
-def _kill_children() -> None:
+def _kill_group(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def kill_compilers() -> None:
+    """End every compiler still running (an interrupted build)."""
     with _children_lock:
         procs = list(_children)
     for proc in procs:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+        _kill_group(proc)
 
 
 def build_image(sources: Sequence[str | Path], arch: ArchInfo, layout: EntryLayout | None = None,
@@ -308,7 +323,7 @@ def build_image(sources: Sequence[str | Path], arch: ArchInfo, layout: EntryLayo
     try:
         linked, deps = _compile_and_link(srcs, runtime, arch, layout, extra_flags, defines)
     except BaseException:
-        _kill_children()
+        kill_compilers()
         raise
     key = _deps_key(config, deps)
     assert key is not None, "a dependency vanished during the build"
@@ -347,7 +362,7 @@ def _compile_and_link(srcs: Sequence[Path], runtime: Sequence[Path], arch: ArchI
             except BaseException:
                 for fut in futures:
                     fut.cancel()
-                _kill_children()
+                kill_compilers()
                 raise
         deps = [str(s.resolve()) for s in [*srcs, *runtime]]
         for obj in objs:
