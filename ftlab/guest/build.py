@@ -325,11 +325,16 @@ def build_image(sources: Sequence[str | Path], arch: ArchInfo, layout: EntryLayo
     except BaseException:
         kill_compilers()
         raise
+    deps = sorted({d for d in deps if Path(d).is_file()})
     key = _deps_key(config, deps)
-    assert key is not None, "a dependency vanished during the build"
+    if key is None:  # a header changed or vanished during the build: do not cache it
+        fd, tmp = tempfile.mkstemp(prefix="ftlab-image-", suffix=".elf")
+        with os.fdopen(fd, "wb") as f:
+            f.write(linked)
+        return BuiltImage(Path(tmp), arch, layout, tuple(srcs), config)
     elf = out_dir / f"{prefix}{key}.elf"
     write_atomic(elf, linked)
-    write_atomic(manifest, json.dumps(sorted(set(deps))).encode())
+    write_atomic(manifest, json.dumps(deps).encode())
     return BuiltImage(elf, arch, layout, tuple(srcs), key)
 
 
