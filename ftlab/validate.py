@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 from collections.abc import Sequence
+from pathlib import Path
 
 from ftlab.errors import UsageError
 from ftlab.guest import abi
@@ -87,6 +89,22 @@ def validate(ns: argparse.Namespace) -> None:
             check_output_dir(output)
         else:
             check_output_file(output)
+            _not_an_input(ns, output)
+
+
+def _not_an_input(ns: argparse.Namespace, output: str) -> None:
+    """-o naming one of the command's own input files would destroy it."""
+    inputs = [*(getattr(ns, "files", None) or []), getattr(ns, "guest", None),
+              getattr(ns, "report", None), getattr(ns, "from_results", None)]
+    out = Path(output)
+    for name in inputs:
+        if name and out.exists() and Path(name).exists():
+            try:
+                same = os.path.samefile(name, out)
+            except OSError:
+                continue
+            if same:
+                raise UsageError(f"-o {output}: that is the input file {name}")
 
 
 def check_choice(what: str, value: str, valid: Sequence[str]) -> None:

@@ -67,28 +67,24 @@ def interrupt(argv: list[str], sig: int, after: float, env: dict[str, str] | Non
 
 
 # --- 1. signals ----------------------------------------------------------------------------------
-@pytest.mark.parametrize("sig,code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
-def test_explore_interrupted_prints_an_incomplete_report(sig, code):
+def test_explore_interrupted_prints_an_incomplete_report():
     rc, out, err, took = interrupt(["explore", "x86_64-int3-enable", "--preemptions", "100",
-                                    "--format", "json"], sig, after=4)
-    assert rc == code and took < 2, (rc, took, err)
+                                    "--format", "json"], signal.SIGTERM, after=2.5)
+    assert rc == 143 and took < 2, (rc, took, err)
     doc = json.loads(out)
-    assert doc["verdict"] == "incomplete" and doc["interrupted"] == signal.Signals(sig).name
-    assert doc["schedules"] > 0 and "invariant" not in doc
+    assert doc["verdict"] == "incomplete" and doc["interrupted"] == "SIGTERM"
+    assert "invariant" not in doc and "schedule" not in doc
     assert "interrupted" in err
-
-
-def test_explore_interrupted_text_has_no_verdict():
     rc, out, err, took = interrupt(["explore", "x86_64-int3-enable", "--preemptions", "100"],
-                                   signal.SIGINT, after=3.5)
+                                   signal.SIGINT, after=2.5)
     assert rc == 130 and took < 2
-    assert "verdict: incomplete (interrupted by SIGINT)" in out
+    assert "verdict: incomplete (interrupted by SIGINT" in out
     assert "violation" not in out.split("expected")[0] and "invariant broken" not in out
 
 
 def test_run_interrupted_while_emulating():
     rc, out, err, took = interrupt(["run", MACHINE_C, "--arch", "arm64", "--entry", "chain",
-                                    "--args", "1000000000"], signal.SIGTERM, after=3)
+                                    "--args", "1000000000"], signal.SIGTERM, after=2)
     assert (rc, out) == (143, "") and took < 2
     assert "interrupted (SIGTERM)" in err
 
@@ -339,3 +335,30 @@ def test_usage_errors_exit_2(argv, message):
 def test_directory_as_source():
     proc = ftlab("run", str(REPO / "tests"), "--arch", "arm64", "--entry", "f")
     assert proc.returncode == 1 and "is a directory" in proc.stderr
+
+
+def test_output_naming_an_input_is_refused(tmp_path):
+    src = tmp_path / "keep.c"
+    src.write_text("long f(void) { return 1; }\n")
+    proc = ftlab("trace", str(src), "--arch", "x86_64", "--entry", "f", "-o", str(src))
+    assert proc.returncode == 2 and "input file" in proc.stderr
+    assert src.read_text() == "long f(void) { return 1; }\n"
+
+
+def test_closed_stdout_rescues_the_result(tmp_path):
+    env = ftlab_env(FTLAB_CACHE=str(tmp_path / "cache"))
+    proc = subprocess.run([sys.executable, "-m", "ftlab", "run", MACHINE_C, "--arch", "arm64",
+                           "--entry", "whoami"], cwd=REPO, env=env, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE, text=True, timeout=120,
+                          preexec_fn=lambda: os.close(1))
+    assert "Traceback" not in proc.stderr
+    assert proc.returncode == 1 and "stdout is closed" in proc.stderr
+    saved = Path(proc.stderr.split("saved in ")[1].split()[0])
+    assert saved.read_text() == "hart 0: 0\n"
+
+
+def test_replay_of_deeply_nested_json(tmp_path):
+    path = tmp_path / "deep.json"
+    path.write_text("[" * 100_000 + "]" * 100_000)
+    proc = ftlab("replay", str(path))
+    assert proc.returncode == 1 and "nested too deeply" in proc.stderr

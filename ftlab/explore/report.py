@@ -14,6 +14,7 @@ from ftlab.explore.search import Execution, Outcome, execute
 from ftlab.explore.world import MAX_ACTIONS, Scenario, World
 
 COL = 46
+MAX_REPORT_BYTES = 64 << 20  # a report holds one schedule and one guest source
 
 
 def compress(schedule: list[str]) -> list[list]:
@@ -103,7 +104,12 @@ def replay(doc: dict) -> tuple[World, Execution]:
 
 def load_report(path: str) -> dict:
     try:
+        size = Path(path).stat().st_size
+        if size > MAX_REPORT_BYTES:
+            raise ValueError(f"{size} bytes; a report is far smaller")
         doc = json.loads(Path(path).read_bytes().decode())
+    except RecursionError:
+        raise FtlabError(f"{path}: not an explorer report (nested too deeply)") from None
     except (OSError, ValueError) as err:  # ValueError: not UTF-8, or not JSON
         why = err.strerror if isinstance(err, OSError) and err.strerror else err
         raise FtlabError(f"{path}: not a readable explorer report ({why})") from None

@@ -124,7 +124,19 @@ def format_text(sc: Scenario, world: World, out: Outcome, strategy: str) -> str:
 def run_explore(spec: dict, harts: int | None, bound: int, strategy: str, seed: int,
                 jobs: int, budget: float | None, fmt: str, output: str | None,
                 schedules: int) -> int:
-    sc, world, out = explore(spec, harts, bound, strategy, seed, jobs, budget, schedules)
+    try:
+        sc, world, out = explore(spec, harts, bound, strategy, seed, jobs, budget, schedules)
+    except KeyboardInterrupt as err:  # while building the scenario: nothing covered yet
+        signum = getattr(err, "signum", signal.SIGINT)
+        name = spec.get("name") or spec.get("guest")
+        doc = {"scenario": name, "verdict": "incomplete", "strategy": strategy, "schedules": 0,
+               "interrupted": signal.Signals(signum).name}
+        text = (json.dumps(doc, indent=2) + "\n" if fmt == "json" else
+                f"scenario {name}\nverdict: incomplete (interrupted by {doc['interrupted']} "
+                "before the search began); 0 schedules\n")
+        write_stdout(text)
+        print(f"ftlab: interrupted ({doc['interrupted']})", file=sys.stderr)
+        return 128 + signum
     if sys.stderr.isatty():
         sys.stderr.write("\n")
     doc = report_dict(sc, world, out, strategy)
