@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -11,7 +12,6 @@ from ftlab.arch import ARCH_NAMES
 from ftlab.errors import FtlabError, UsageError
 from ftlab.interrupts import Interrupted
 from ftlab.machine.machine import DEFAULT_MAX_INSNS
-from ftlab.validate import check_choice
 
 
 class _Parser(argparse.ArgumentParser):
@@ -175,8 +175,6 @@ def cmd_explore(ns: argparse.Namespace) -> int:
     if ns.list:
         print(list_scenarios())
         return 0
-    check_choice("strategy", ns.strategy, ["exhaustive", "random"])
-    check_choice("format", ns.format, ["text", "json"])
     if ns.guest:
         missing = [o for o in ("entry", "arch", "scheme", "operation") if not getattr(ns, o)]
         if missing:
@@ -249,9 +247,14 @@ def _main(argv: list[str]) -> int:
     except BrokenPipeError:  # `ftlab ... | head`: the reader had enough
         silence_stdout()
         return 141
-    except OSError as err:  # stdout itself failed (a full disk)
-        silence_stdout()
-        print(f"ftlab: error: writing the output: {err.strerror or err}", file=sys.stderr)
+    except OSError as err:  # stdout itself failed (a full disk), or a file we read
+        if err.filename is None:
+            silence_stdout()
+        where = f"{err.filename}: " if err.filename is not None else "writing the output: "
+        print(f"ftlab: error: {where}{err.strerror or err}", file=sys.stderr)
+        return 1
+    except MemoryError:
+        print("ftlab: error: out of memory", file=sys.stderr)
         return 1
     except FtlabError as err:
         print(f"ftlab: error: {err}", file=sys.stderr)
@@ -262,6 +265,12 @@ def _main(argv: list[str]) -> int:
     except KeyboardInterrupt:
         print("ftlab: interrupted (SIGINT)", file=sys.stderr)
         return 130
+    except Exception as err:  # a bug of ours: one line, the traceback on request
+        if os.environ.get("FTLAB_DEBUG"):
+            raise
+        print(f"ftlab: internal error: {type(err).__name__}: {err} (FTLAB_DEBUG=1 shows the "
+              "traceback; please report it)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

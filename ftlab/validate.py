@@ -81,6 +81,9 @@ def validate(ns: argparse.Namespace) -> None:
                          f"(one more hart comes online; {abi.MAX_CPUS} at most)")
     if hasattr(ns, "tracer") and hasattr(ns, "clock"):  # the trace options (trace, attach)
         _check_trace_choices(ns)
+    if ns.command == "explore":
+        check_choice("strategy", ns.strategy, ["exhaustive", "random"])
+        check_choice("format", ns.format, ["text", "json"])
     output = getattr(ns, "output", None)
     if output == "":
         raise UsageError("-o: an empty path; name a file (or - for stdout)")
