@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,7 +42,8 @@ def entry_args(image: Image, model: FuncModel, values: Sequence[int]) -> list[in
     if len(values) != len(model.params):
         raise UsageError(f"entry '{model.name}' takes {len(model.params)} argument(s) "
                          f"({model.prototype()}), --args gave {len(values)}")
-    check_entry_args(model, values)
+    for note in check_entry_args(model, values):
+        print(f"ftlab: note: {note}", file=sys.stderr)
     raw = []
     for value, param in zip(values, model.params, strict=True):
         t = param.type

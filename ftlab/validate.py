@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ftlab.errors import UsageError
 from ftlab.guest import abi
-from ftlab.guest.model import FuncModel, TypeInfo
+from ftlab.guest.model import FuncModel, TypeInfo, extend
 from ftlab.outputs import check_output_dir, check_output_file
 
 U64 = 2**64 - 1
@@ -32,7 +32,7 @@ RANGES: dict[str, tuple[float | None, float | None, str]] = {
     "max_graph_depth": (0, 2**32 - 1, "0 is unlimited"),
     "preemptions": (0, MAX_PREEMPTIONS, "a preemption bound"),
     "schedules": (1, 10**9, "random schedules to try"),
-    "jobs": (1, 1024, "processes"),
+    "jobs": (1, 64, "worker processes"),
     "budget": (0, None, "seconds"),
     "repeat": (1, 10**6, "runs"),
     "functions": (1, 100_000, "functions"),
@@ -136,14 +136,23 @@ def type_range(t: TypeInfo) -> tuple[int, int]:
     return 0, (1 << bits) - 1
 
 
-def check_entry_args(model: FuncModel, values: list[int] | tuple[int, ...]) -> None:
-    """Each --args value must fit its parameter's C type (from DWARF): no silent wrapping."""
+def check_entry_args(model: FuncModel, values: Sequence[int]) -> list[str]:
+    """--args are C arguments: each must be an integer C can write (64 bits at most, as
+    `long long` or `unsigned long long`), and is converted to its parameter's type (from
+    DWARF) as a C call converts it; the maintainers' native-oracle tests pin that conversion.
+    Returns a note for each value the conversion changes, so none changes silently."""
+    notes = []
     for i, (value, param) in enumerate(zip(values, model.params, strict=False)):
         t = param.type
+        name = param.name or f"#{i + 1}"
+        if not -(2**63) <= value <= U64:
+            raise UsageError(f"--args: {value} does not fit argument {i + 1} '{name}' of "
+                             f"{model.prototype()}: no C integer type holds it")
         if t.is_struct or t.is_float or t.is_void:
             continue  # refused with their own message
         lo, hi = type_range(t)
         if not lo <= value <= hi:
-            name = param.name or f"#{i + 1}"
-            raise UsageError(f"--args: {value} does not fit argument {i + 1} '{name}' of "
-                             f"{model.prototype()}: type {t.name} holds {lo}..{hi}")
+            passed = extend(value, t)
+            notes.append(f"--args: {value} for '{t.name} {name}' (which holds {lo}..{hi}) is "
+                         f"passed as {passed}, as C converts it")
+    return notes

@@ -96,7 +96,9 @@ def test_build_cache_is_keyed_by_content(tmp_path):
 
 def test_entry_arguments_follow_the_prototype(arch):
     image = load([MODELS_C], arch)
-    # pick(enum color) is signed: -1 passes through; entry(int) takes no value beyond 32 bits
+    # pick(enum color) is signed: -1 passes through; entry(int) converts as C does, and no C
+    # integer holds more than 64 bits
     assert run_entry(image, "pick", [-1]).lines() == ["hart 0: -1"]
+    assert run_entry(image, "entry", [2]).lines() == run_entry(image, "entry", [2 + 2**32]).lines()
     with pytest.raises(UsageError, match="does not fit argument 1"):
-        run_entry(image, "entry", [2 + 2**32])
+        run_entry(image, "entry", [2**64])
