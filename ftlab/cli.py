@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
+from ftlab import interrupts
 from ftlab.arch import ARCH_NAMES
 from ftlab.errors import FtlabError, UsageError
+from ftlab.interrupts import Interrupted
 from ftlab.machine.machine import DEFAULT_MAX_INSNS
 
 
@@ -94,7 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--list", action="store_true", help="list the built-in scenarios")
     ex.add_argument("--harts", type=int, default=None, help="harts (default: the scenario's)")
     ex.add_argument("--preemptions", type=int, default=2, help="preemption bound (default 2)")
-    ex.add_argument("--strategy", default="exhaustive", help="exhaustive or random")
+    ex.add_argument("--strategy", default="exhaustive",
+                    help="exhaustive (proves within the bound) or random (can only find)")
     ex.add_argument("--seed", type=int, default=0)
     ex.add_argument("--schedules", type=int, default=2000, help="random: schedules to try")
     ex.add_argument("--jobs", type=int, default=1, help="processes for exhaustive search")
@@ -139,35 +143,22 @@ def _plugins() -> list:
 
 
 def cmd_run(ns: argparse.Namespace) -> int:
+    from ftlab.outputs import write_stdout
     from ftlab.session import load, run_entry
 
-    if len(ns.args) > 6:
-        raise UsageError("--args takes at most 6 integers")
     image = load(ns.files, ns.arch)
     result = run_entry(image, ns.entry, ns.args, harts=ns.harts, seed=ns.seed,
                        max_insns=ns.max_insns)
     for fault in result.faults:
         print(fault.report(), file=sys.stderr)
-    for line in result.lines():
-        print(line)
+    write_stdout("".join(line + "\n" for line in result.lines()))
     return 1 if result.faults else 0
-
-
-def _check_choice(what: str, value: str, valid: Sequence[str]) -> None:
-    if value not in valid:
-        raise UsageError(f"unknown {what} '{value}'; valid: {', '.join(valid)}")
 
 
 def cmd_trace(ns: argparse.Namespace) -> int:
     from ftlab.ftrace.schemes import get_scheme
-    from ftlab.ftrace.tracers import CLOCKS, OPTIONS, TRACERS
-    from ftlab.tracing import FORMATS, TraceConfig, TraceSession, write_output
+    from ftlab.tracing import TraceConfig, TraceSession, write_output
 
-    _check_choice("tracer", ns.tracer, TRACERS)
-    _check_choice("format", ns.format, FORMATS)
-    _check_choice("trace clock", ns.clock, list(CLOCKS))
-    for opt in ns.option:
-        _check_choice("trace option", opt, list(OPTIONS))
     get_scheme(ns.arch, ns.scheme)
     config = TraceConfig(tracer=ns.tracer, filters=ns.filter, notrace=ns.notrace,
                          options=ns.option, clock=ns.clock, buffer_kb=ns.buffer_size_kb,
@@ -184,8 +175,6 @@ def cmd_explore(ns: argparse.Namespace) -> int:
     if ns.list:
         print(list_scenarios())
         return 0
-    _check_choice("strategy", ns.strategy, ["exhaustive", "random"])
-    _check_choice("format", ns.format, ["text", "json"])
     if ns.guest:
         missing = [o for o in ("entry", "arch", "scheme", "operation") if not getattr(ns, o)]
         if missing:
@@ -199,8 +188,6 @@ def cmd_explore(ns: argparse.Namespace) -> int:
         spec = {"name": ns.scenario}
     else:
         raise UsageError("name a scenario (see ftlab explore --list) or give --guest")
-    if ns.preemptions < 0 or ns.jobs < 1:
-        raise UsageError("--preemptions must be >= 0 and --jobs >= 1")
     spec["hotplug"] = ns.hotplug
     return run_explore(spec, ns.harts, ns.preemptions, ns.strategy, ns.seed, ns.jobs,
                        ns.budget, ns.format, ns.output, ns.schedules)
@@ -236,18 +223,54 @@ def _join_values(argv: Sequence[str]) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # tracefs leaves SIGINT/SIGTERM to libfuse, which unmounts on them
+    argv = list(sys.argv[1:] if argv is None else argv)
+    previous = interrupts.uninstall() if argv[:1] == ["tracefs"] else interrupts.install()
+    try:
+        return _main(argv)
+    finally:
+        interrupts.restore(previous)
+
+
+def _main(argv: list[str]) -> int:
+    from ftlab.outputs import guard_closed_stdout, silence_stdout
+    from ftlab.validate import validate
+
+    guard_closed_stdout()
     parser = build_parser()
     try:
-        ns = parser.parse_args(_join_values(sys.argv[1:] if argv is None else argv))
-        harts = getattr(ns, "harts", None)
-        if harts is not None and harts < 1:
-            raise UsageError("--harts must be at least 1")
-        return COMMANDS[ns.command](ns)
+        ns = parser.parse_args(_join_values(argv))
+        validate(ns)
+        code = COMMANDS[ns.command](ns)
+        sys.stdout.flush()
+        return code
+    except BrokenPipeError:  # `ftlab ... | head`: the reader had enough
+        silence_stdout()
+        return 141
+    except OSError as err:  # stdout itself failed (a full disk), or a file we read
+        if err.filename is None:
+            silence_stdout()
+        where = f"{err.filename}: " if err.filename is not None else "writing the output: "
+        print(f"ftlab: error: {where}{err.strerror or err}", file=sys.stderr)
+        return 1
+    except MemoryError:
+        print("ftlab: error: out of memory", file=sys.stderr)
+        return 1
     except FtlabError as err:
         print(f"ftlab: error: {err}", file=sys.stderr)
         return err.exit_code
+    except Interrupted as sig:
+        print(f"ftlab: interrupted ({sig.name})", file=sys.stderr)
+        return sig.exit_code
     except KeyboardInterrupt:
+        print("ftlab: interrupted (SIGINT)", file=sys.stderr)
         return 130
+    except Exception as err:  # a bug of ours: one line, the traceback on request
+        if os.environ.get("FTLAB_DEBUG"):
+            raise
+        print(f"ftlab: internal error: {type(err).__name__}: {err} (FTLAB_DEBUG=1 shows the "
+              "traceback; please report it)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

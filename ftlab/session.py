@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from ftlab.arch import get_arch
 from ftlab.arch.base import ArchInfo, EntryLayout
-from ftlab.errors import FtlabError
+from ftlab.errors import FtlabError, UsageError
 from ftlab.ftrace.schemes import get_scheme
 from ftlab.guest.build import build_image
 from ftlab.guest.loader import Image, load_image
 from ftlab.guest.model import FuncModel, TypeInfo, extend
 from ftlab.machine.machine import DEFAULT_MAX_INSNS, Machine, Scheduler
 from ftlab.machine.task import Task, TaskState
+from ftlab.validate import check_entry_args
 
 
 def load(sources: Sequence[str | Path], arch: str | ArchInfo, layout: str | None = None,
@@ -38,8 +40,10 @@ def entry_args(image: Image, model: FuncModel, values: Sequence[int]) -> list[in
         raise FtlabError(f"entry '{model.name}' takes {len(model.params)} arguments; "
                          "an entry can take at most 6")
     if len(values) != len(model.params):
-        raise FtlabError(f"entry '{model.name}' takes {len(model.params)} argument(s) "
+        raise UsageError(f"entry '{model.name}' takes {len(model.params)} argument(s) "
                          f"({model.prototype()}), --args gave {len(values)}")
+    for note in check_entry_args(model, values):
+        print(f"ftlab: note: {note}", file=sys.stderr)
     raw = []
     for value, param in zip(values, model.params, strict=True):
         t = param.type

@@ -87,15 +87,23 @@ def symbolizers(image: Image) -> tuple:
 
 def write_output(text: str, result: RunResult, output: str | None) -> int:
     """Print (or save) what was recorded, even after a fault; then faults and results."""
-    if output:
-        Path(output).write_text(text)
-    else:
-        sys.stdout.write(text)
+    from ftlab.outputs import write_stdout, write_text
+
+    try:
+        if output:
+            write_text(output, text)
+        else:
+            write_stdout(text)
+    finally:  # the faults and results still reach the terminal if the trace could not
+        _report_run(result, to_stdout=bool(output) and output != "-")
+    return 1 if result.faults else 0
+
+
+def _report_run(result: RunResult, to_stdout: bool) -> None:
     for fault in result.faults:
         print(fault.report(), file=sys.stderr)
     for line in result.lines():
-        print(line, file=sys.stdout if output else sys.stderr)
-    return 1 if result.faults else 0
+        print(line, file=sys.stdout if to_stdout else sys.stderr)
 
 
 class TraceSession:

@@ -59,7 +59,7 @@ def test_struct_return_refused(capsys):
 
 def test_wrong_argument_count(capsys):
     code, _, err = run(capsys, "run", MODELS_C, "--arch", "x86_64", "--entry", "entry")
-    assert code == 1 and "takes 1 argument" in err
+    assert code == 2 and "takes 1 argument" in err
 
 
 @pytest.mark.parametrize("argv", [

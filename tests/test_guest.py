@@ -5,7 +5,7 @@ import pytest
 
 from conftest import guest
 from ftlab.arch import get_arch
-from ftlab.errors import CompileError
+from ftlab.errors import CompileError, UsageError
 from ftlab.guest.build import build_image
 from ftlab.guest.model import BTF_FMODEL_SIGNED_ARG, BTF_FMODEL_STRUCT_ARG
 from ftlab.session import load, run_entry
@@ -96,6 +96,9 @@ def test_build_cache_is_keyed_by_content(tmp_path):
 
 def test_entry_arguments_follow_the_prototype(arch):
     image = load([MODELS_C], arch)
-    # pick(enum color) is signed: -1 passes through; entry(int) truncates to 32 bits
+    # pick(enum color) is signed: -1 passes through; entry(int) converts as C does, and no C
+    # integer holds more than 64 bits
     assert run_entry(image, "pick", [-1]).lines() == ["hart 0: -1"]
     assert run_entry(image, "entry", [2]).lines() == run_entry(image, "entry", [2 + 2**32]).lines()
+    with pytest.raises(UsageError, match="does not fit argument 1"):
+        run_entry(image, "entry", [2**64])

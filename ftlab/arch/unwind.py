@@ -90,8 +90,9 @@ def unwind(arch: ArchInfo, image: Image, mem: Memory, regs: dict[str, int],
     if not established:
         if arch.ra is not None:
             ret = regs[arch.ra]
-        else:
-            ret = mem.u64(regs[arch.sp] + 8 * pushes)
+        else:  # an sp off guest RAM (a wild stack) leaves no return address to read
+            slot = regs[arch.sp] + 8 * pushes
+            ret = mem.u64(slot) if mem.contains(slot, 8) else 0
         ret = fix(ret)
         frames.append(Frame(ret, fp, _ret_text(image, ret)))
     lo, hi = stack_bounds or (mem.base, mem.base + mem.size)

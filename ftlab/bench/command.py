@@ -24,7 +24,6 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
-from pathlib import Path
 
 from ftlab.errors import FtlabError, UsageError
 
@@ -66,10 +65,12 @@ def _log(ns: argparse.Namespace) -> Callable[[str], None]:
 
 def _emit(ns: argparse.Namespace, rows: list[dict], text: str) -> None:
     out = json.dumps(rows, indent=2) + "\n" if ns.format == "json" else text.rstrip() + "\n"
+    from ftlab.outputs import write_stdout, write_text
+
     if getattr(ns, "output", None):
-        Path(ns.output).write_text(out)
+        write_text(ns.output, out)
     else:
-        sys.stdout.write(out)
+        write_stdout(out)
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
@@ -214,7 +215,14 @@ def cmd_report(ns: argparse.Namespace) -> int:
     else:
         rp.require_matplotlib()  # fail before the long run, not after it
         res = rp.run_suite(cfg, log=_log(ns))
-    readme = rp.write_report(res, ns.output)
+    try:
+        readme = rp.write_report(res, ns.output)
+    except OSError as err:  # keep what was measured: results.json re-renders with --from-results
+        from dataclasses import asdict
+
+        from ftlab.outputs import rescue
+
+        raise rescue(json.dumps(asdict(res), indent=1) + "\n", "results.json", err) from None
     if ns.format == "json":
         print(json.dumps(res.ftrace_rows + res.text_rows + res.tramp_rows, indent=2))
     else:

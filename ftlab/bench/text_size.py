@@ -52,7 +52,7 @@ from ftlab.arch import get_arch
 from ftlab.arch.base import ArchInfo, EntryLayout
 from ftlab.bench.table import columns
 from ftlab.errors import CompileError, FtlabError, UsageError
-from ftlab.guest.build import base_cflags, cache_dir, patchable_flags
+from ftlab.guest.build import base_cflags, cache_dir, kill_compilers, patchable_flags, run_compiler
 
 ARCHES = ("x86_64", "arm64", "riscv64")
 ZSTANDARD_VERSION = "0.25.0"
@@ -314,13 +314,16 @@ def compile_object(src: Path, flags: Sequence[str], shim: Path) -> tuple[Path, b
     partial = obj.with_suffix(f".{os.getpid()}.{id(flags)}.partial")
     cmd = [sys.executable, "-m", "ziglang", "cc", *flags, "-c", str(src), "-o", str(partial)]
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=_zig_env(),
-                              timeout=COMPILE_TIMEOUT_S)
-    except subprocess.TimeoutExpired as err:
-        raise CompileError(f"compiling {src} took over {COMPILE_TIMEOUT_S}s") from err
-    if proc.returncode != 0:
+        returncode, out, err = run_compiler(cmd, env=_zig_env(), timeout=COMPILE_TIMEOUT_S)
+    except subprocess.TimeoutExpired as exc:
         partial.unlink(missing_ok=True)
-        msg = (proc.stderr or proc.stdout).strip().splitlines()
+        raise CompileError(f"compiling {src} took over {COMPILE_TIMEOUT_S}s") from exc
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    if returncode != 0:
+        partial.unlink(missing_ok=True)
+        msg = (err or out).strip().splitlines()
         raise CompileError(f"compiling {src} failed:\n" + "\n".join(msg[:20]))
     os.replace(partial, obj)
     return obj, False
@@ -388,8 +391,14 @@ def run_text_size(arches: Sequence[str], files: Sequence[str | Path], *, code_ba
             progress(f"{v.arch.name} {v.scheme} {src.name}")
 
     workers = max(1, jobs or os.cpu_count() or 1)
-    with ThreadPoolExecutor(max_workers=workers) as pool:
+    pool = ThreadPoolExecutor(max_workers=workers)
+    try:
         list(pool.map(work, order))
+    except BaseException:  # interrupted: drop the queue, end the compilers running
+        pool.shutdown(wait=False, cancel_futures=True)
+        kill_compilers()
+        raise
+    pool.shutdown()
     failed: dict[str, set[Path]] = {}
     for i, res in results.items():
         if isinstance(res, Exception):

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
+import signal
 from pathlib import Path
 
 from ftlab.errors import FtlabError
 from ftlab.explore.scenarios import SCENARIOS, custom_scenario
 from ftlab.explore.search import Execution, Outcome, execute
-from ftlab.explore.world import Scenario, World
+from ftlab.explore.world import MAX_ACTIONS, Scenario, World
 
 COL = 46
+MAX_REPORT_BYTES = 64 << 20  # a report holds one schedule and one guest source
 
 
 def compress(schedule: list[str]) -> list[list]:
@@ -56,10 +59,13 @@ def _guest_info(sc: Scenario) -> dict:
 
 def report_dict(sc: Scenario, world: World, out: Outcome, strategy: str) -> dict:
     d = {"scenario": sc.name, "arch": sc.arch, "scheme": sc.scheme, "harts": world.nharts,
-         "expected": sc.expect, "verdict": out.verdict, "strategy": strategy,
+         "expected": sc.expect, "verdict": out.verdict_text() if out.interrupted is None
+         else "incomplete", "strategy": strategy,
          "preemptions": out.preemptions, "schedules": out.stats.schedules,
          "distinct_states": len(out.stats.states), "seconds": round(out.stats.seconds, 3),
          "hotplug": world.hotplug is not None}
+    if out.interrupted is not None:
+        d["interrupted"] = signal.Signals(out.interrupted).name
     if sc.custom is not None:
         d["custom"] = sc.custom
     d["guest"] = _guest_info(sc)
@@ -73,33 +79,109 @@ def report_dict(sc: Scenario, world: World, out: Outcome, strategy: str) -> dict
 
 
 def scenario_from_report(doc: dict) -> Scenario:
-    name = doc.get("scenario", "")
+    name = doc["scenario"]
     if name in SCENARIOS:
         return SCENARIOS[name]
-    custom = doc.get("custom")
-    guest = doc.get("guest", {})
-    if not custom:
-        raise FtlabError(f"unknown scenario '{name}' in the report")
-    path = Path(guest.get("path", ""))
-    if not path.is_file() or hashlib.sha256(path.read_bytes()).hexdigest() != guest.get("sha256"):
+    custom, guest = doc["custom"], doc["guest"]
+    path = Path(guest["path"])
+    if not path.is_file() or hashlib.sha256(path.read_bytes()).hexdigest() != guest["sha256"]:
         # the report carries the source: rebuild from it
-        cache = Path.home() / ".cache" / "ftlab" / "replay"
-        cache.mkdir(parents=True, exist_ok=True)
-        path = cache / f"{guest.get('sha256', 'guest')[:16]}-{Path(guest.get('path', 'g.c')).name}"
-        path.write_text(guest.get("source", ""))
+        from ftlab.guest.build import cache_subdir, write_atomic
+
+        path = cache_subdir("replay") / f"{guest['sha256'][:16]}-{Path(guest['path']).name}"
+        write_atomic(path, guest["source"].encode())
     return custom_scenario(str(path), custom["entry"], doc["arch"], doc["scheme"],
                            custom["operation"], custom["filter"])
 
 
 def replay(doc: dict) -> tuple[World, Execution]:
+    check_report(doc)
     sc = scenario_from_report(doc)
-    world = World(sc, harts=doc.get("harts"), hotplug=doc.get("hotplug", False))
-    run = execute(world, expand(doc.get("schedule", [])), record=True)
+    world = World(sc, harts=doc["harts"], hotplug=doc.get("hotplug", False))
+    run = execute(world, expand(doc["schedule"]), record=True)
     return world, run
 
 
 def load_report(path: str) -> dict:
     try:
-        return json.loads(Path(path).read_text())
-    except (OSError, json.JSONDecodeError) as err:
-        raise FtlabError(f"{path}: not a readable explorer report ({err})") from None
+        size = Path(path).stat().st_size
+        if size > MAX_REPORT_BYTES:
+            raise ValueError(f"{size} bytes; a report is far smaller")
+        doc = json.loads(Path(path).read_bytes().decode())
+    except RecursionError:
+        raise FtlabError(f"{path}: not an explorer report (nested too deeply)") from None
+    except (OSError, ValueError) as err:  # ValueError: not UTF-8, or not JSON
+        why = err.strerror if isinstance(err, OSError) and err.strerror else err
+        raise FtlabError(f"{path}: not a readable explorer report ({why})") from None
+    try:
+        check_report(doc)
+    except FtlabError as err:
+        raise FtlabError(f"{path}: {err}") from None
+    return doc
+
+
+ACTOR = re.compile(r"P|W\d{0,3}|H\d{1,2}(:old|:udf)?")
+
+
+def _need(doc: dict, key: str, kind: type | tuple, what: str, where: str = "") -> object:
+    value = doc.get(key)
+    if key not in doc:
+        raise FtlabError(f"not an explorer report: '{where}{key}' is missing ({what})")
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+        got = type(value).__name__
+        raise FtlabError(f"'{where}{key}' must be {what}, got {got} {json.dumps(value)[:40]}")
+    return value
+
+
+def check_report(doc: object) -> None:
+    """Schema, types and bounds of a report written by `ftlab explore -o FILE.json`, with a
+    message naming what is wrong."""
+    from ftlab.arch import ARCH_NAMES
+    from ftlab.guest import abi
+
+    if not isinstance(doc, dict):
+        raise FtlabError(f"not an explorer report: a JSON {type(doc).__name__}, not an object")
+    name = _need(doc, "scenario", str, "a scenario name")
+    arch = _need(doc, "arch", str, "an architecture")
+    if arch not in ARCH_NAMES:
+        raise FtlabError(f"'arch' is '{arch}', not one of {', '.join(ARCH_NAMES)}")
+    _need(doc, "scheme", str, "a scheme name")
+    harts = _need(doc, "harts", int, "a number of harts")
+    hotplug = doc.get("hotplug", False)
+    if not isinstance(hotplug, bool):
+        raise FtlabError("'hotplug' must be true or false")
+    if not 1 <= harts <= abi.MAX_CPUS - (1 if hotplug else 0):
+        raise FtlabError(f"'harts' is {harts}: 1 to {abi.MAX_CPUS - hotplug} harts")
+    if name not in SCENARIOS:
+        custom = _need(doc, "custom", dict, f"the custom scenario (no built-in '{name}')")
+        for key in ("entry", "operation"):
+            _need(custom, key, str, "a name", "custom.")
+        filters = _need(custom, "filter", list, "a list of function names", "custom.")
+        if not all(isinstance(f, str) for f in filters):
+            raise FtlabError("'custom.filter' must hold function names (strings)")
+        guest = _need(doc, "guest", dict, "the guest's path, sha256 and source")
+        _need(guest, "path", str, "a file name", "guest.")
+        sha = _need(guest, "sha256", str, "a SHA-256 in hex", "guest.")
+        if not re.fullmatch(r"[0-9a-f]{64}", sha):
+            raise FtlabError("'guest.sha256' is not a SHA-256 in hex")
+        _need(guest, "source", str, "the guest's C source", "guest.")
+    if "schedule" not in doc:
+        raise FtlabError(f"no counterexample to replay (verdict: {doc.get('verdict', '?')}); "
+                         "only a report with a violation has a 'schedule'")
+    schedule = _need(doc, "schedule", list, "a list of [actor, count] pairs")
+    total = 0
+    for i, item in enumerate(schedule):
+        if not (isinstance(item, list) and len(item) == 2):
+            raise FtlabError(f"schedule entry {i} must be [actor, count], got "
+                             f"{json.dumps(item)[:40]}")
+        actor, count = item
+        if not isinstance(actor, str) or not ACTOR.fullmatch(actor):
+            raise FtlabError(f"schedule entry {i}: '{actor}' is not an actor (P, W, Wk, Hn, "
+                             "Hn:old, Hn:udf)")
+        if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+            raise FtlabError(f"schedule entry {i}: the count must be a positive integer, got "
+                             f"{json.dumps(count)[:40]}")
+        total += count
+        if total > MAX_ACTIONS + 1:
+            raise FtlabError(f"the schedule is longer than any run ({MAX_ACTIONS} decisions "
+                             "at most)")

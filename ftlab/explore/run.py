@@ -3,16 +3,27 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
+import signal
 import sys
-from concurrent.futures import ProcessPoolExecutor
-from pathlib import Path
 
+from ftlab import interrupts
+from ftlab.errors import FtlabError, UsageError
 from ftlab.explore.report import load_report, replay, report_dict, timeline
 from ftlab.explore.scenarios import SCENARIOS, custom_scenario, get_scenario
-from ftlab.explore.search import Outcome, Stats, execute, explore_exhaustive, explore_random
+from ftlab.explore.search import (
+    NOT_FOUND,
+    Outcome,
+    Stats,
+    execute,
+    explore_exhaustive,
+    explore_random,
+)
 from ftlab.explore.world import Scenario, World
+from ftlab.outputs import write_stdout, write_text
 
-EXIT = {"safe": 0, "violation": 1, "incomplete": 3}
+# exit codes: an interrupted search exits 128 + the signal (130, 143) with an incomplete report
+EXIT = {"safe": 0, NOT_FOUND: 0, "violation": 1, "incomplete": 3}
 
 
 def list_scenarios() -> str:
@@ -59,16 +70,24 @@ def explore(spec: dict, harts: int | None, bound: int, strategy: str, seed: int,
     roots = [[a] for a in first]
     total = Stats()
     found: Outcome | None = None
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
+    pool = multiprocessing.get_context("fork").Pool(jobs, initializer=interrupts.ignore_in_child)
+    try:
         results = pool.map(_worker, [(spec, harts, bound, budget, [r]) for r in roots])
-        verdicts = []
-        for verdict, n, sched, pre, secs in results:
-            total.schedules += n
-            total.seconds = max(total.seconds, secs)
-            verdicts.append(verdict)
-            if verdict == "violation" and (found is None or pre < found.preemptions):
-                run = execute(world, sched)
-                found = Outcome("violation", run, total, pre)
+    except KeyboardInterrupt as err:  # the workers ignore signals: end them here
+        pool.terminate()
+        pool.join()
+        return sc, world, Outcome("incomplete", None, total, bound,
+                                  interrupted=getattr(err, "signum", signal.SIGINT))
+    pool.close()
+    pool.join()
+    verdicts = []
+    for verdict, n, sched, pre, secs in results:
+        total.schedules += n
+        total.seconds = max(total.seconds, secs)
+        verdicts.append(verdict)
+        if verdict == "violation" and (found is None or pre < found.preemptions):
+            run = execute(world, sched)
+            found = Outcome("violation", run, total, pre)
     if found is not None:
         found.stats = total
         return sc, world, found
@@ -80,7 +99,7 @@ def format_text(sc: Scenario, world: World, out: Outcome, strategy: str) -> str:
     s = out.stats
     lines = [f"scenario {sc.name} ({sc.arch}, scheme {sc.scheme}, {world.nharts} harts): "
              f"{sc.description}",
-             f"verdict: {out.verdict} (expected: {sc.expect}); {strategy}, "
+             f"verdict: {out.verdict_text()} (expected: {sc.expect}); {strategy}, "
              f"{s.schedules} schedules, {len(s.states)} distinct end states, {s.seconds:.1f} s"]
     if out.execution is not None and out.execution.violation is not None:
         v = out.execution.violation
@@ -93,31 +112,62 @@ def format_text(sc: Scenario, world: World, out: Outcome, strategy: str) -> str:
     elif out.verdict == "safe":
         lines.append(f"no schedule with at most {out.preemptions} preemption(s) breaks an "
                      "invariant")
+    elif out.verdict == NOT_FOUND:
+        lines.append("random schedules only sample the interleavings: use the exhaustive "
+                     "strategy for a bounded proof")
+    elif out.interrupted is not None:
+        lines.append(f"interrupted after {s.schedules} schedule(s): no verdict; covered so far: "
+                     f"{len(s.states)} distinct end states, no violation among them")
     return "\n".join(lines) + "\n"
 
 
 def run_explore(spec: dict, harts: int | None, bound: int, strategy: str, seed: int,
                 jobs: int, budget: float | None, fmt: str, output: str | None,
                 schedules: int) -> int:
-    sc, world, out = explore(spec, harts, bound, strategy, seed, jobs, budget, schedules)
+    try:
+        sc, world, out = explore(spec, harts, bound, strategy, seed, jobs, budget, schedules)
+    except KeyboardInterrupt as err:  # while building the scenario: nothing covered yet
+        signum = getattr(err, "signum", signal.SIGINT)
+        name = spec.get("name") or spec.get("guest")
+        doc = {"scenario": name, "verdict": "incomplete", "strategy": strategy, "schedules": 0,
+               "interrupted": signal.Signals(signum).name}
+        text = (json.dumps(doc, indent=2) + "\n" if fmt == "json" else
+                f"scenario {name}\nverdict: incomplete (interrupted by {doc['interrupted']} "
+                "before the search began); 0 schedules\n")
+        write_stdout(text)
+        print(f"ftlab: interrupted ({doc['interrupted']})", file=sys.stderr)
+        return 128 + signum
     if sys.stderr.isatty():
         sys.stderr.write("\n")
     doc = report_dict(sc, world, out, strategy)
     text = json.dumps(doc, indent=2) + "\n" if fmt == "json" else format_text(sc, world, out,
                                                                                strategy)
-    if output:
-        Path(output).write_text(json.dumps(doc, indent=2) + "\n" if output.endswith(".json")
-                                else text)
-        sys.stdout.write(format_text(sc, world, out, strategy) if fmt != "json" else text)
-    else:
-        sys.stdout.write(text)
+    try:
+        try:
+            write_stdout(text)
+        finally:  # the file too, even if stdout failed
+            if output:
+                write_text(output, json.dumps(doc, indent=2) + "\n"
+                           if output.endswith(".json") else text)
+    finally:
+        if out.interrupted is not None:
+            print(f"ftlab: interrupted ({signal.Signals(out.interrupted).name})",
+                  file=sys.stderr)
+    if out.interrupted is not None:
+        return 128 + out.interrupted
     return EXIT[out.verdict]
 
 
 def run_replay(path: str) -> int:
     doc = load_report(path)
-    world, run = replay(doc)
-    print(f"replaying {doc.get('scenario')} ({len(run.decisions)} decisions)")
+    try:
+        world, run = replay(doc)
+    except UsageError as err:  # a name in the report, not on the command line
+        raise FtlabError(f"{path}: {err}") from None
+    if run.violation is not None and run.violation.invariant == "replay":
+        raise FtlabError(f"{path}: the schedule does not fit scenario {doc['scenario']} "
+                         f"({run.violation.detail})")
+    print(f"replaying {doc['scenario']} ({len(run.decisions)} decisions)")
     print(timeline(world, run))
     if run.violation is not None:
         print(f"\nreproduced: {run.violation.invariant}\n{run.violation.detail}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import heapq
 import random
+import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -108,12 +109,31 @@ class Stats:
     max_preemptions: int = 0
 
 
+# random search finding nothing proves nothing: never "safe"
+NOT_FOUND = "no violation found"
+
+
 @dataclass
 class Outcome:
-    verdict: str  # safe, violation, incomplete
+    verdict: str  # safe, violation, incomplete, NOT_FOUND (random search)
     execution: Execution | None
     stats: Stats
     preemptions: int
+    interrupted: int | None = None  # the signal that ended the search early
+
+    def verdict_text(self) -> str:
+        if self.verdict == NOT_FOUND:
+            return f"{NOT_FOUND} in {self.stats.schedules} random schedules (not a proof)"
+        if self.interrupted is not None:
+            return f"incomplete (interrupted by {signal.Signals(self.interrupted).name})"
+        return self.verdict
+
+
+def _interrupted(stats: Stats, start: float, bound: int, err: KeyboardInterrupt) -> Outcome:
+    """What a search covered before a signal ended it: never a verdict."""
+    stats.seconds = time.perf_counter() - start
+    return Outcome("incomplete", None, stats, bound,
+                   interrupted=getattr(err, "signum", signal.SIGINT))
 
 
 def _prefix_cost(decisions: list[Decision]) -> int:
@@ -134,6 +154,16 @@ def explore_exhaustive(world: World, bound: int, budget: float | None = None,
     for root in roots or [[]]:
         heapq.heappush(heap, (0, len(root), counter, root))
         counter += 1
+    try:
+        return _exhaustive_loop(world, bound, budget, progress, invariant, stats, start, heap,
+                                counter)
+    except KeyboardInterrupt as err:
+        return _interrupted(stats, start, bound, err)
+
+
+def _exhaustive_loop(world: World, bound: int, budget: float | None,
+                     progress: Callable[[Stats], None] | None, invariant: str | None,
+                     stats: Stats, start: float, heap: list, counter: int) -> Outcome:
     while heap:
         pcost, _, _, prefix = heapq.heappop(heap)
         if budget is not None and time.perf_counter() - start > budget:
@@ -174,16 +204,26 @@ def explore_random(world: World, seed: int, schedules: int, depth: int = 2,
                    progress: Callable[[Stats], None] | None = None) -> Outcome:
     """Probabilistic concurrency testing: random actor priorities, `depth` priority changes
     at random points; fetch and drain choices taken with a small probability."""
-    rng = random.Random(seed)
     stats = Stats()
     start = time.perf_counter()
+    try:
+        return _random_loop(world, seed, schedules, depth, budget, progress, stats, start)
+    except KeyboardInterrupt as err:
+        return _interrupted(stats, start, depth, err)
+
+
+def _random_loop(world: World, seed: int, schedules: int, depth: int, budget: float | None,
+                 progress: Callable[[Stats], None] | None, stats: Stats,
+                 start: float) -> Outcome:
+    rng = random.Random(seed)
     for _ in range(schedules):
         if budget is not None and time.perf_counter() - start > budget:
             stats.seconds = time.perf_counter() - start
             return Outcome("incomplete", None, stats, depth)
         world.restore()
         prio = {}
-        changes = set(rng.sample(range(1, 200), depth))
+        # `depth` priority change points among the first steps (more points than steps: all)
+        changes = set(rng.sample(range(1, max(200, depth + 1)), depth))
         prefix: list[str] = []
         current: str | None = None
         try:
@@ -222,4 +262,4 @@ def explore_random(world: World, seed: int, schedules: int, depth: int = 2,
             stats.seconds = time.perf_counter() - start
             progress(stats)
     stats.seconds = time.perf_counter() - start
-    return Outcome("safe", None, stats, depth)
+    return Outcome(NOT_FOUND, None, stats, depth)

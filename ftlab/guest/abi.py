@@ -43,3 +43,18 @@ STACK_AREA = 128 << 20
 STACK_SIZE = 256 << 10
 RET_STACK_SIZE = 4 << 10  # function_graph return stack, at the bottom of each task's stack
 HEAP_AREA = 160 << 20  # control-plane allocations (ops, hashes, ring buffers) up to RAM_SIZE
+
+# Guard pages: left unmapped in every hart, so running off a stack (or off the trampoline area)
+# faults at once instead of overwriting a neighbour. A task's stack slot, from its bottom:
+# guard | function_graph return stack | guard | the stack proper, growing down from the top.
+PAGE = 4096
+RET_STACK_OFFSET = PAGE
+STACK_GUARD_OFFSETS = (0, PAGE + RET_STACK_SIZE)
+TRAMP_GUARDS = (TRAMP_AREA - PAGE, TRAMP_AREA + TRAMP_AREA_SIZE - PAGE)
+
+
+def guard_pages() -> list[int]:
+    """Offsets (from ram_base) of every guard page."""
+    stacks = [STACK_AREA + i * STACK_SIZE + g for i in range(MAX_TASKS)
+              for g in STACK_GUARD_OFFSETS]
+    return sorted([*TRAMP_GUARDS, *stacks])

@@ -2,18 +2,26 @@
 
 User code gets the kernel's ftrace build: frame pointers, no sibling calls, patchable function
 entries in the chosen layout. The runtime is built without patchable entries, as the kernel's
-notrace code. Images are cached by a hash of everything that goes into them.
+notrace code.
+
+Images are cached under a key of everything that goes into them: target, layout, flags, the
+toolchain, and the content of every file the compiler read (its -MD dependency lists, headers
+included). A manifest per configuration lists those files; an entry is checked (ELF parse)
+before use and rebuilt if corrupt; every write is a temporary file renamed into place.
 """
 
 from __future__ import annotations
 
 import hashlib
 import importlib.metadata
+import json
 import os
-import shutil
+import signal
+import struct
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -35,10 +43,44 @@ COMMON_CFLAGS = (
 
 
 def cache_dir() -> Path:
+    """$FTLAB_CACHE, or ~/.cache/ftlab: every cached or rescued file lives under it."""
     root = os.environ.get("FTLAB_CACHE")
-    path = Path(root) if root else Path.home() / ".cache" / "ftlab"
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path = Path(root) if root else Path.home() / ".cache" / "ftlab"
+    except RuntimeError:  # no HOME and no passwd entry
+        raise FtlabError("no home directory for the cache: set FTLAB_CACHE") from None
+    if path.exists() and not path.is_dir():
+        raise FtlabError(f"the cache {path} (FTLAB_CACHE) is not a directory")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise FtlabError(f"cannot create the cache {path} ({err.strerror}); set FTLAB_CACHE "
+                         "to a writable directory") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise FtlabError(f"the cache {path} is not writable; set FTLAB_CACHE to a writable "
+                         "directory")
     return path
+
+
+def cache_subdir(name: str) -> Path:
+    path = cache_dir() / name
+    if path.exists() and not path.is_dir():
+        raise FtlabError(f"{path} in the cache is not a directory")
+    path.mkdir(exist_ok=True)
+    return path
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write `path` through a unique temporary file and a rename: a reader (or a concurrent
+    builder) sees the old content or the new, never a part."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def _zig_env() -> dict[str, str]:
@@ -113,27 +155,136 @@ def runtime_sources(arch: ArchInfo) -> list[Path]:
             RUNTIME_DIR / "arch" / f"{arch.name}.S", RUNTIME_DIR / "bpf.c"]
 
 
-def _hash_inputs(arch: ArchInfo, layout: EntryLayout, sources: Sequence[Path],
-                 extra_flags: Sequence[str]) -> str:
-    h = hashlib.sha256()
+def toolchain_id() -> str:
+    """The compiler's identity: the ziglang wheel's version and the zig binary itself."""
     try:
-        zig = importlib.metadata.version("ziglang")
+        version = importlib.metadata.version("ziglang")
     except importlib.metadata.PackageNotFoundError:
-        zig = "?"
-    for part in (arch.name, repr(layout), zig, repr(COMMON_CFLAGS), repr(extra_flags)):
-        h.update(part.encode())
-    header_files = sorted(INCLUDE_DIR.rglob("*.h"))
-    for path in [*sources, *runtime_sources(arch), *header_files]:
-        h.update(str(path.name).encode())
-        h.update(path.read_bytes())
+        version = "?"
+    try:
+        import ziglang
+
+        zig = Path(ziglang.__file__).parent / "zig"
+        st = zig.stat()
+        return f"{version}:{zig}:{st.st_size}:{st.st_mtime_ns}"
+    except (ImportError, OSError):
+        return version
+
+
+def _config_key(arch: ArchInfo, layout: EntryLayout, sources: Sequence[Path],
+                flags: Sequence[str]) -> str:
+    """What names a build before its headers are known: target, layout, toolchain, flags and
+    the sources given (path and content)."""
+    h = hashlib.sha256()
+    for part in (arch.name, repr(layout), toolchain_id(), repr(COMMON_CFLAGS), repr(flags),
+                 linker_script(arch)):
+        h.update(part.encode() + b"\0")
+    for path in sources:
+        h.update(str(path.resolve()).encode() + b"\0")
+        h.update(hashlib.sha256(path.read_bytes()).digest())
     return h.hexdigest()[:24]
 
 
+def _deps_key(config: str, deps: Sequence[str]) -> str | None:
+    """The final key: the config key and the content of every file the compiler read (its
+    -MD dependency lists). None if one of them is gone."""
+    h = hashlib.sha256(config.encode())
+    for dep in sorted(set(deps)):
+        try:
+            data = Path(dep).read_bytes()
+        except OSError:
+            return None
+        h.update(dep.encode() + b"\0" + hashlib.sha256(data).digest())
+    return h.hexdigest()[:24]
+
+
+def parse_depfile(text: str) -> list[str]:
+    """The prerequisites of a make-style depfile (clang -MD): `obj: a.c b.h \\` lines."""
+    text = text.replace("\\\n", " ")
+    _, sep, rest = text.partition(": ")
+    if not sep:
+        return []
+    deps, word, i = [], "", 0
+    while i < len(rest):
+        c = rest[i]
+        if c == "\\" and i + 1 < len(rest) and rest[i + 1] in " #":
+            word += rest[i + 1]
+            i += 2
+            continue
+        if c.isspace():
+            if word:
+                deps.append(word)
+            word = ""
+        else:
+            word += c
+        i += 1
+    if word:
+        deps.append(word)
+    return [str(Path(d).resolve()) for d in deps]
+
+
+def valid_elf(path: Path) -> bool:
+    """A cached image parses as an ELF with a symbol table: a truncated, empty or garbage
+    entry does not."""
+    from elftools.common.exceptions import ELFError
+    from elftools.elf.elffile import ELFFile
+
+    try:
+        with open(path, "rb") as f:
+            elf = ELFFile(f)
+            symtab = elf.get_section_by_name(".symtab")
+            return symtab is not None and symtab.num_symbols() > 0 and any(
+                seg["p_type"] == "PT_LOAD" for seg in elf.iter_segments())
+    except (ELFError, OSError, ValueError, struct.error, AssertionError):
+        return False
+
+
+_children: set[subprocess.Popen] = set()
+_children_lock = threading.Lock()
+
+
+def run_compiler(cmd: list[str], env: dict[str, str] | None = None,
+                 timeout: float | None = None) -> tuple[int, str, str]:
+    """(exit status, stdout, stderr) of a compiler run in its own process group, so an
+    interrupted build can end it and whatever it started (kill_compilers)."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            errors="replace", env=env or _zig_env(), start_new_session=True)
+    with _children_lock:
+        _children.add(proc)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except BaseException:  # a timeout, or an interrupt in this thread
+        _kill_group(proc)
+        proc.communicate()
+        raise
+    finally:
+        with _children_lock:
+            _children.discard(proc)
+    return proc.returncode, out, err
+
+
 def _run(cmd: list[str], what: str) -> None:
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=_zig_env())
-    if proc.returncode != 0:
-        msg = (proc.stderr or proc.stdout).strip()
+    returncode, out, err = run_compiler(cmd)
+    if returncode != 0:
+        if returncode < 0:
+            raise CompileError(f"{what} was killed (signal {-returncode})")
+        msg = (err or out).strip()
         raise CompileError(f"{what} failed:\n{msg}")
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def kill_compilers() -> None:
+    """End every compiler still running (an interrupted build)."""
+    with _children_lock:
+        procs = list(_children)
+    for proc in procs:
+        _kill_group(proc)
 
 
 def build_image(sources: Sequence[str | Path], arch: ArchInfo, layout: EntryLayout | None = None,
@@ -144,19 +295,53 @@ def build_image(sources: Sequence[str | Path], arch: ArchInfo, layout: EntryLayo
     layout = layout or arch.layout(None)
     srcs = [Path(s) for s in sources]
     for s in srcs:
+        if s.is_dir():
+            raise FtlabError(f"{s}: is a directory; give C (.c) or assembly (.S) files")
         if not s.is_file():
             raise FtlabError(f"{s}: no such file")
         if s.suffix not in (".c", ".S", ".s"):
             raise FtlabError(f"{s}: not a C (.c) or assembly (.S) file")
+        if not os.access(s, os.R_OK):
+            raise FtlabError(f"{s}: not readable")
     runtime = [*runtime_sources(arch), *runtime_extra]
     defines = [f"-D{d}" for d in runtime_defines]
-    key = _hash_inputs(arch, layout, [*srcs, *runtime_extra], [*extra_flags, *defines])
-    out_dir = cache_dir() / "images"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    elf = out_dir / f"{arch.name}-{layout.name}-{key}.elf"
-    if elf.exists():
-        return BuiltImage(elf, arch, layout, tuple(srcs), key)
+    config = _config_key(arch, layout, [*srcs, *runtime], [*extra_flags, *defines])
+    out_dir = cache_subdir("images")
+    prefix = f"{arch.name}-{layout.name}-"
+    manifest = out_dir / f"{prefix}{config}.deps"
+    try:
+        deps = json.loads(manifest.read_text()) if manifest.is_file() else None
+    except (OSError, ValueError):
+        deps = None
+    if isinstance(deps, list) and all(isinstance(d, str) for d in deps):
+        key = _deps_key(config, deps)
+        elf = out_dir / f"{prefix}{key}.elf"
+        if key is not None and elf.is_file():
+            if valid_elf(elf):
+                return BuiltImage(elf, arch, layout, tuple(srcs), key)
+            elf.unlink(missing_ok=True)  # corrupt: build it again
+    try:
+        linked, deps = _compile_and_link(srcs, runtime, arch, layout, extra_flags, defines)
+    except BaseException:
+        kill_compilers()
+        raise
+    deps = sorted({d for d in deps if Path(d).is_file()})
+    key = _deps_key(config, deps)
+    if key is None:  # a header changed or vanished during the build: do not cache it
+        fd, tmp = tempfile.mkstemp(prefix="ftlab-image-", suffix=".elf")
+        with os.fdopen(fd, "wb") as f:
+            f.write(linked)
+        return BuiltImage(Path(tmp), arch, layout, tuple(srcs), config)
+    elf = out_dir / f"{prefix}{key}.elf"
+    write_atomic(elf, linked)
+    write_atomic(manifest, json.dumps(deps).encode())
+    return BuiltImage(elf, arch, layout, tuple(srcs), key)
 
+
+def _compile_and_link(srcs: Sequence[Path], runtime: Sequence[Path], arch: ArchInfo,
+                      layout: EntryLayout, extra_flags: Sequence[str],
+                      defines: Sequence[str]) -> tuple[bytes, list[str]]:
+    """The linked image and every file the compiler read."""
     base = base_cflags(arch, layout)
     with tempfile.TemporaryDirectory(prefix="ftlab-build-") as tmp:
         tmpdir = Path(tmp)
@@ -166,23 +351,33 @@ def build_image(sources: Sequence[str | Path], arch: ArchInfo, layout: EntryLayo
             obj = tmpdir / f"u{i}_{src.stem}.o"
             flags = [*base, *patchable_flags(layout), *extra_flags]
             # the user's path as given, so compiler messages name the file the user named
-            jobs.append(([*_zig_cc(), *flags, "-c", str(src), "-o", str(obj)], f"compiling {src}"))
+            jobs.append(([*_zig_cc(), *flags, "-c", str(src), "-o", str(obj),
+                          "-MD", "-MF", f"{obj}.d"], f"compiling {src}"))
             objs.append(obj)
         for i, src in enumerate(runtime):
             obj = tmpdir / f"rt{i}_{src.stem}.o"
-            jobs.append(([*_zig_cc(), *base, *defines, "-c", str(src), "-o", str(obj)],
-                         f"compiling {src}"))
+            jobs.append(([*_zig_cc(), *base, *defines, "-c", str(src), "-o", str(obj),
+                          "-MD", "-MF", f"{obj}.d"], f"compiling {src}"))
             objs.append(obj)
         with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2)) as pool:
-            for fut in [pool.submit(_run, cmd, what) for cmd, what in jobs]:
-                fut.result()
+            futures = [pool.submit(_run, cmd, what) for cmd, what in jobs]
+            try:
+                for fut in futures:
+                    fut.result()
+            except BaseException:
+                for fut in futures:
+                    fut.cancel()
+                kill_compilers()
+                raise
+        deps = [str(s.resolve()) for s in [*srcs, *runtime]]
+        for obj in objs:
+            depfile = Path(f"{obj}.d")
+            if depfile.is_file():
+                deps += parse_depfile(depfile.read_text())
         script = tmpdir / "guest.ld"
         script.write_text(linker_script(arch))
         linked = tmpdir / "guest.elf"
         _run([*_zig_cc(), "-target", arch.zig_target, "-nostdlib", "-static",
               f"-Wl,-T,{script}",
               *map(str, objs), "-o", str(linked)], "linking")
-        tmp_elf = elf.with_suffix(".partial")
-        shutil.copyfile(linked, tmp_elf)
-        os.replace(tmp_elf, elf)  # atomic: concurrent builders never see half an image
-    return BuiltImage(elf, arch, layout, tuple(srcs), key)
+        return linked.read_bytes(), deps

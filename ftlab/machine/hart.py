@@ -6,8 +6,9 @@ import enum
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from unicorn import Uc, UcError
+from unicorn import UC_HOOK_MEM_UNMAPPED, Uc, UcError
 
+from ftlab import interrupts
 from ftlab.machine.task import Task
 
 if TYPE_CHECKING:
@@ -24,6 +25,7 @@ class StopKind(enum.Enum):
 class Stop:
     kind: StopKind
     error: UcError | None = None
+    address: int | None = None  # the unmapped address accessed, for a memory fault
 
 
 class Hart:
@@ -46,6 +48,12 @@ class Hart:
         self._pc = arch.regs[arch.pc]
         self._pc_cache: int | None = None  # reading a register through Unicorn is slow
         self.insns = 0  # instructions run in completed slices
+        self._bad_addr: int | None = None
+        self.uc.hook_add(UC_HOOK_MEM_UNMAPPED, self._on_unmapped)
+
+    def _on_unmapped(self, uc, access, address, size, value, user_data) -> bool:
+        self._bad_addr = address
+        return False  # not handled: the access faults
 
     # registers
     def reg(self, name: str) -> int:
@@ -73,10 +81,12 @@ class Hart:
 
     def run(self, count: int) -> Stop:
         """Run the current task for at most `count` instructions (count > 0)."""
+        self._bad_addr = None
         try:
-            self.uc.emu_start(self.pc, 0, count=count)
+            with interrupts.emulating(self.uc):
+                self.uc.emu_start(self.pc, 0, count=count)
         except UcError as err:
-            return Stop(StopKind.FAULT, err)
+            return Stop(StopKind.FAULT, err, self._bad_addr)
         finally:
             self._pc_cache = None  # the hart moved
         if self.pc == self.machine.mcall_addr:

@@ -70,12 +70,12 @@ class Machine:
     def __init__(self, image: Image, harts: int = 1, max_insns: int = DEFAULT_MAX_INSNS) -> None:
         if not 1 <= harts <= abi.MAX_CPUS:
             raise FtlabError(f"--harts must be between 1 and {abi.MAX_CPUS}")
-        if image.end > image.arch.ram_base + abi.IMAGE_LIMIT:
+        if image.end > image.arch.ram_base + abi.TRAMP_GUARDS[0]:
             raise FtlabError(f"guest image is too large ({image.end - image.arch.ram_base} bytes)")
         self.image = image
         self.arch = image.arch
         self.max_insns = max_insns
-        self.mem = Memory(self.arch.ram_base, abi.RAM_SIZE)
+        self.mem = Memory(self.arch.ram_base, abi.RAM_SIZE, abi.guard_pages(), abi.PAGE)
         for seg in image.segments:
             self.mem.write(seg.addr, seg.data)
         self.mcall_addr = image.addr("ftlab_mcall")
@@ -91,7 +91,8 @@ class Machine:
         self.freed: list[tuple[int, int]] = []  # poisoned generated code
         self.heap = GuestHeap(self.arch.ram_base + abi.HEAP_AREA, abi.RAM_SIZE - abi.HEAP_AREA)
         # generated code (trampolines) goes here, within reach of the image's branches
-        self.text_heap = GuestHeap(self.arch.ram_base + abi.TRAMP_AREA, abi.TRAMP_AREA_SIZE)
+        self.text_heap = GuestHeap(self.arch.ram_base + abi.TRAMP_AREA,
+                                   abi.TRAMP_GUARDS[1] - abi.TRAMP_AREA)
         for _ in range(harts):
             self.add_hart()
 
@@ -120,7 +121,7 @@ class Machine:
             raise FtlabError(f"at most {abi.MAX_TASKS} tasks")
         func = self.image.function(entry)
         addr = self._tasks_base + idx * abi.TASK_SIZE
-        stack_top = self.arch.ram_base + abi.STACK_AREA + (idx + 1) * abi.STACK_SIZE - 64
+        stack_top = self.stack_slot(idx) + abi.STACK_SIZE - 64
         comm = (comm or entry)[:15]
         task = Task(idx, 100 + idx, comm, entry, addr, stack_top)
         m = self.mem
@@ -131,11 +132,16 @@ class Machine:
             m.set_u64(addr + abi.TASK_ARGS + 8 * i, args[i] if i < len(args) else 0)
         m.set_u64(addr + abi.TASK_ITERATIONS, iterations)
         m.set_u64(addr + abi.TASK_STACK_TOP, stack_top)
-        # the function_graph return stack lives at the bottom of the task's stack area
-        m.set_u64(addr + abi.TASK_TRACER + 8, stack_top + 64 - abi.STACK_SIZE)
+        # the function_graph return stack lives at the bottom of the task's stack area,
+        # between two guard pages
+        m.set_u64(addr + abi.TASK_TRACER + 8, self.stack_slot(idx) + abi.RET_STACK_OFFSET)
         task.context = self._initial_context(self._task_main, stack_top)
         self.tasks.append(task)
         return task
+
+    def stack_slot(self, idx: int) -> int:
+        """The lowest address of task `idx`'s stack slot (a guard page)."""
+        return self.arch.ram_base + abi.STACK_AREA + idx * abi.STACK_SIZE
 
     def _initial_context(self, pc: int, stack_top: int) -> list[int]:
         """Registers for a fresh call of `pc` on an empty stack: fp 0 ends every backtrace."""
@@ -192,12 +198,23 @@ class Machine:
             return Outcome.FAULT
         count = min(count, budget)
         stop = hart.run(count)
+        try:
+            return self._after_run(hart, task, stop, count)
+        except FtlabError as err:  # a machine call with a bad guest pointer, say
+            if hart.task is not task:
+                raise
+            self._fault(hart, f"bad machine call: {err}", at_caller=True)
+            return Outcome.FAULT
+
+    def _after_run(self, hart: Hart, task: Task, stop, count: int) -> Outcome:
         if stop.kind == StopKind.SLICE:
             task.insns += count
             hart.insns += count
             return Outcome.SLICE
         if stop.kind == StopKind.FAULT:
-            reason = _uc_reason(stop)
+            reason = self._guard_reason(hart, stop.address) or _uc_reason(stop)
+            if stop.address is not None and "guard page" not in reason:
+                reason += f" at {stop.address:#x}"
             if self.arch.imprecise_illegal_pc and stop.error is not None and (
                     stop.error.errno == UC_ERR_EXCEPTION):
                 hart.set_reg(self.arch.pc, self._locate_illegal(hart.pc))
@@ -205,6 +222,25 @@ class Machine:
             self._fault(hart, reason)
             return Outcome.FAULT
         return self._mcall(hart)
+
+    def _guard_reason(self, hart: Hart, addr: int | None) -> str | None:
+        """Name what a guard page hit means: a stack overflow, or a run off the trampolines."""
+        guard = self.mem.guard_at(addr) if addr is not None else None
+        if guard is None:
+            return None
+        off = guard - self.arch.ram_base
+        if off in abi.TRAMP_GUARDS:
+            side = "below" if off == abi.TRAMP_GUARDS[0] else "above"
+            return f"access to {addr:#x}, the guard page {side} the trampoline area"
+        idx = (off - abi.STACK_AREA) // abi.STACK_SIZE
+        owner = self.tasks[idx].name if idx < len(self.tasks) else f"(unused slot {idx})"
+        task = hart.task
+        sp = hart.reg(self.arch.sp)
+        if task is not None and task.index == idx and sp - (64 << 10) <= addr <= sp + abi.PAGE:
+            return (f"stack overflow: task {owner} ran past the bottom of its "
+                    f"{abi.STACK_SIZE // 1024} KiB stack (guard page hit at {addr:#x}, "
+                    f"sp {hart.reg(self.arch.sp):#x})")
+        return f"access to {addr:#x}, a guard page of task {owner}'s stack"
 
     def _mcall(self, hart: Hart) -> Outcome:
         arch = self.arch
@@ -376,7 +412,14 @@ class Machine:
         task = hart.task
         assert task is not None
         regs = hart.registers()
-        fault = self.describe_fault(hart.id, task.name, regs, reason, skip=2 if at_caller else 0)
+        try:
+            fault = self.describe_fault(hart.id, task.name, regs, reason,
+                                        skip=2 if at_caller else 0)
+        except FtlabError as err:  # a stack too broken to walk: the registers still help
+            fault = GuestFault(hart.id, task.name, regs[self.arch.pc],
+                               self.image.symbolize(regs[self.arch.pc]), reason,
+                               f"<no backtrace: {err}>",
+                               {n: v for n, v in regs.items() if n in self.arch.context_regs})
         task.fault = fault
         task.state = TaskState.FAULTED
         task.context = hart.save_context()
@@ -403,7 +446,9 @@ class Machine:
         first."""
         base = self.mem.u64(task.struct_addr + abi.TASK_TRACER + 8)
         depth = self.mem.u64(task.struct_addr + abi.TASK_TRACER + 16)
-        return [self.mem.u64(base + 32 * i) for i in reversed(range(min(depth, 128)))]
+        # the guest can overwrite both: read only what lies in guest RAM
+        return [self.mem.u64(base + 32 * i) for i in reversed(range(min(depth, 128)))
+                if self.mem.contains(base + 32 * i, 8)]
 
     def backtrace(self, hart: Hart) -> list[Frame]:
         rets = self.graph_returns(hart.task) if hart.task else None
@@ -422,7 +467,7 @@ class Machine:
         task_obj = next((t for t in self.tasks if t.name == task), None)
         rets = self.graph_returns(task_obj) if task_obj else None
         frames = unwind(arch, self.image, self.mem, regs, graph_rets=rets)[skip:]
-        if skip:
+        if skip and frames:
             ret = frames[0].pc
             shown = {n: v for n, v in regs.items() if n in arch.context_regs}
             return GuestFault(hid, task, ret, frames[0].text, reason, "(returns from ftlab_bug)",

@@ -1,10 +1,13 @@
-"""Guest RAM: one host buffer that every hart's Unicorn instance maps (mem_map_ptr)."""
+"""Guest RAM: one host buffer that every hart's Unicorn instance maps (mem_map_ptr), less its
+guard pages, which stay unmapped so that a guest access there faults."""
 
 from __future__ import annotations
 
+import bisect
 import ctypes
 import mmap
 import struct
+from collections.abc import Sequence
 
 from unicorn import UC_PROT_ALL, Uc
 
@@ -12,15 +15,27 @@ from ftlab.errors import FtlabError
 
 
 class Memory:
-    def __init__(self, base: int, size: int) -> None:
+    def __init__(self, base: int, size: int, guards: Sequence[int] = (), page: int = 4096) -> None:
         self.base = base
         self.size = size
+        self.page = page
+        self.guards = sorted(base + g for g in guards)  # guest addresses of guard pages
         self._mm = mmap.mmap(-1, size)
         self._view = memoryview(self._mm)
         self._ptr = ctypes.addressof(ctypes.c_char.from_buffer(self._mm))
 
     def map_into(self, uc: Uc) -> None:
-        uc.mem_map_ptr(self.base, self.size, UC_PROT_ALL, self._ptr)
+        start = self.base
+        for guard in [*self.guards, self.base + self.size]:
+            if guard > start:
+                uc.mem_map_ptr(start, guard - start, UC_PROT_ALL, self._ptr + start - self.base)
+            start = guard + self.page
+        # (the host buffer under a guard page is still there for the control plane)
+
+    def guard_at(self, addr: int) -> int | None:
+        """The guard page holding `addr`, if any."""
+        i = bisect.bisect_right(self.guards, addr) - 1
+        return self.guards[i] if i >= 0 and addr < self.guards[i] + self.page else None
 
     def _off(self, addr: int, n: int) -> int:
         off = addr - self.base
