@@ -1,6 +1,8 @@
 """The ftrace-ops benchmark (ftlab.bench.ftrace_ops) on small bounds: exact, deterministic
 instruction counts and the shapes the kernel's figures have."""
 
+import math
+
 import pytest
 from unicorn import UC_HOOK_CODE
 
@@ -148,7 +150,9 @@ def test_timed_run_and_report():
     rows += run_ftrace_ops("arm64", "nocallops", irrelevant=(0,), direct=False, tracer=False,
                            quick=True, target=0.01, repeat=1)
     for r in rows:
-        assert r["ns_per_call"] > 0 and r["n_time"] > 0
+        # a timed figure is a difference of two wall-clock runs: on a loaded machine it can be
+        # anything, so only its presence is a test (figures come from the bench scripts)
+        assert math.isfinite(r["ns_per_call"]) and r["n_time"] > 0
         for key in ("arch", "scheme", "config", "relevant", "irrelevant", "traced",
                     "instructions_per_call", "ns_per_call", "overhead_instructions",
                     "overhead_ns"):
