@@ -78,6 +78,28 @@ def rescue(data: str, name: str, err: BaseException) -> FtlabError:
     return FtlabError(f"could not write {name} ({why}); the result is saved in {saved}")
 
 
+def is_stdout(path: str) -> bool:
+    """`-`, or a name for the file stdout already writes (/dev/stdout): one writer for it."""
+    if path == "-":
+        return True
+    try:
+        return not _closed and os.path.samestat(os.stat(path), os.fstat(sys.stdout.fileno()))
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def _atomic_ok(p: Path) -> bool:
+    """A new or regular file that a rename can replace: not a device or pipe, and not an open
+    descriptor seen through /dev or /proc (/dev/stdout redirected to a file)."""
+    real = os.path.realpath(p)
+    if str(p.absolute()).startswith(("/dev/", "/proc/")) or real.startswith(("/dev/", "/proc/")):
+        return False
+    try:
+        return stat.S_ISREG(os.stat(real).st_mode)
+    except FileNotFoundError:
+        return True
+
+
 def _write_atomic(p: Path, data: str) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=_parent(p))
     try:
@@ -103,15 +125,14 @@ def _umask() -> int:
 
 def write_text(path: str, data: str) -> None:
     """Write a result to `path` ('-': stdout); on failure rescue it and raise FtlabError."""
-    if path == "-":
+    if is_stdout(path):
         write_stdout(data)
         return
     p = Path(path)
     try:
-        st = p.stat() if p.exists() else None
-        if st is None or stat.S_ISREG(st.st_mode):
-            _write_atomic(p, data)
-        else:  # a device or a pipe: in place
+        if _atomic_ok(p):
+            _write_atomic(Path(os.path.realpath(p)), data)  # through a symlink to its file
+        else:  # a device, a pipe, an fd (/dev/stdout): in place
             with open(p, "w") as f:
                 f.write(data)
     except OSError as err:

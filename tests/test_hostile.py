@@ -233,6 +233,12 @@ def test_output_written_through_a_rename(tmp_path):
     proc = ftlab(*TRACE, "-o", str(out))
     assert proc.returncode == 0 and out.read_text().startswith("# tracer: function")
     assert [p.name for p in tmp_path.iterdir()] == ["trace.txt"]
+    # -o /dev/stdout with stdout on a file: written in place, once, not renamed over /dev
+    with open(tmp_path / "stdout.txt", "w") as f:
+        proc = ftlab(*TRACE, "-o", "/dev/stdout", stdout=f)
+    assert proc.returncode == 0 and Path("/dev/stdout").is_symlink()
+    text = (tmp_path / "stdout.txt").read_text()
+    assert text.startswith("# tracer: function") and "hart 0" not in text
 
 
 def test_bench_report_to_a_file_refused_before_measuring(tmp_path):
@@ -278,20 +284,33 @@ def _mutate(doc: dict, how: str) -> object:
     return doc
 
 
-@pytest.mark.parametrize("how,message", [
+REPLAY_CASES = [
     ("list", "not an object"), ("harts-text", "'harts' must be"), ("harts-huge", "'harts' is"),
     ("count-text", "positive integer"), ("count-negative", "positive integer"),
     ("count-huge", "longer than any run"), ("actor", "not an actor"),
     ("no-schedule", "no counterexample"), ("custom-missing", "'custom' is missing"),
     ("arch", "'arch' must be"),
-])
-def test_replay_validates_its_report(counterexample, tmp_path, how, message):
+]
+
+
+@pytest.mark.parametrize("how,message", REPLAY_CASES)
+def test_replay_report_checks(counterexample, how, message):
+    from ftlab.errors import FtlabError
+    from ftlab.explore.report import check_report
+
+    with pytest.raises(FtlabError, match=message.replace("(", r"\(")):
+        check_report(_mutate(counterexample, how))
+
+
+@pytest.mark.parametrize("how", ["list", "count-negative", "count-huge", "no-schedule"])
+def test_replay_refuses_a_bad_report(counterexample, tmp_path, how):
     path = tmp_path / "bad.json"
     path.write_text(json.dumps(_mutate(counterexample, how)))
     start = time.monotonic()
     proc = ftlab("replay", str(path))
-    assert proc.returncode == 1 and message in proc.stderr, proc.stderr
+    assert proc.returncode == 1 and dict(REPLAY_CASES)[how] in proc.stderr, proc.stderr
     assert time.monotonic() - start < 20
+    assert "reproduced" not in proc.stdout and "no longer breaks" not in proc.stdout
 
 
 def test_replay_of_unreadable_input(tmp_path):
