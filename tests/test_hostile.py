@@ -140,6 +140,19 @@ def test_guard_pages_are_unmapped_in_every_hart():
     assert bytes(m.harts[1].uc.mem_read(base + abi.STACK_AREA + abi.PAGE, 8)) == b"ftlab!!!"
 
 
+@pytest.mark.parametrize("entry,reason", [
+    ("irq_return_without_irq", "IRQ return without an interrupt"),
+    ("puts_wild_pointer", "outside guest RAM"), ("bug_huge_length", "outside guest RAM"),
+    ("unknown_call", "unknown machine call 99"),
+])
+def test_bad_machine_calls_are_faults_of_their_task(entry, reason):
+    from ftlab.session import load, run_entry
+
+    result = run_entry(load([guest("bad_mcalls.c")], "riscv64"), entry, harts=2)
+    assert result.lines() == ["hart 0: fault", "hart 1: fault"]
+    assert all(reason in f.reason and entry in f.task for f in result.faults)
+
+
 # --- 3. random search ----------------------------------------------------------------------------
 def test_random_search_never_claims_safety():
     proc = ftlab("explore", "riscv64-v6.8-enable", "--strategy", "random", "--schedules", "3")

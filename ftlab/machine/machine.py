@@ -259,6 +259,10 @@ class Machine:
                         at_caller=True)
             return Outcome.FAULT
         if nr == abi.MCALL_IRQ_RETURN:
+            if not task.interrupted:
+                self._fault(hart, "IRQ return without an interrupt to return from",
+                            at_caller=True)
+                return Outcome.FAULT
             hart.restore_context(task.interrupted.pop())
             self.events.append(MachineEvent(hart.id, task.name, "irq-return"))
             return Outcome.CONTINUE
