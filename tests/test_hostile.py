@@ -150,7 +150,7 @@ def test_bad_machine_calls_are_faults_of_their_task(entry, reason):
 
     result = run_entry(load([guest("bad_mcalls.c")], "riscv64"), entry, harts=2)
     assert result.lines() == ["hart 0: fault", "hart 1: fault"]
-    assert all(reason in f.reason and entry in f.task for f in result.faults)
+    assert all(reason in f.reason and entry[:15] in f.task for f in result.faults)  # comm
 
 
 # --- 3. random search ----------------------------------------------------------------------------
