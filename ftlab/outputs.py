@@ -71,8 +71,11 @@ def rescue(data: str, name: str, err: BaseException) -> FtlabError:
         folder = cache_dir() / "rescued"
         folder.mkdir(parents=True, exist_ok=True)
         safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in Path(name).name)
-        saved = folder / f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{safe or 'output'}"
-        saved.write_text(data)
+        fd, name = tempfile.mkstemp(dir=folder, suffix=f"-{safe or 'output'}",
+                                    prefix=f"{time.strftime('%Y%m%d-%H%M%S')}-")
+        saved = Path(name)
+        with os.fdopen(fd, "w") as f:
+            f.write(data)
     except (OSError, FtlabError) as again:
         return FtlabError(f"could not write {name} ({why}), nor save it elsewhere ({again})")
     return FtlabError(f"could not write {name} ({why}); the result is saved in {saved}")

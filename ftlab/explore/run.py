@@ -142,17 +142,20 @@ def run_explore(spec: dict, harts: int | None, bound: int, strategy: str, seed: 
     doc = report_dict(sc, world, out, strategy)
     text = json.dumps(doc, indent=2) + "\n" if fmt == "json" else format_text(sc, world, out,
                                                                                strategy)
-    try:
+    failed = []  # each target gets its copy (or its rescue) whatever happened to the other
+    targets = [("-", text)]
+    if output:
+        targets.append((output, json.dumps(doc, indent=2) + "\n" if output.endswith(".json")
+                        else text))
+    for path, data in targets:
         try:
-            write_stdout(text)
-        finally:  # the file too, even if stdout failed
-            if output:
-                write_text(output, json.dumps(doc, indent=2) + "\n"
-                           if output.endswith(".json") else text)
-    finally:
-        if out.interrupted is not None:
-            print(f"ftlab: interrupted ({signal.Signals(out.interrupted).name})",
-                  file=sys.stderr)
+            write_text(path, data)
+        except FtlabError as err:
+            failed.append(str(err))
+    if out.interrupted is not None:
+        print(f"ftlab: interrupted ({signal.Signals(out.interrupted).name})", file=sys.stderr)
+    if failed:
+        raise FtlabError("\n".join(failed))
     if out.interrupted is not None:
         return 128 + out.interrupted
     return EXIT[out.verdict]
