@@ -71,9 +71,9 @@ def rescue(data: str, name: str, err: BaseException) -> FtlabError:
         folder = cache_dir() / "rescued"
         folder.mkdir(parents=True, exist_ok=True)
         safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in Path(name).name)
-        fd, name = tempfile.mkstemp(dir=folder, suffix=f"-{safe or 'output'}",
-                                    prefix=f"{time.strftime('%Y%m%d-%H%M%S')}-")
-        saved = Path(name)
+        fd, saved_name = tempfile.mkstemp(dir=folder, suffix=f"-{safe or 'output'}",
+                                          prefix=f"{time.strftime('%Y%m%d-%H%M%S')}-")
+        saved = Path(saved_name)
         with os.fdopen(fd, "w") as f:
             f.write(data)
     except (OSError, FtlabError) as again:
