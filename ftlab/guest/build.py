@@ -297,6 +297,8 @@ def build_image(sources: Sequence[str | Path], arch: ArchInfo, layout: EntryLayo
     for s in srcs:
         if s.is_dir():
             raise FtlabError(f"{s}: is a directory; give C (.c) or assembly (.S) files")
+        if s.exists() and not s.is_file():
+            raise FtlabError(f"{s}: not a regular file")
         if not s.is_file():
             raise FtlabError(f"{s}: no such file")
         if s.suffix not in (".c", ".S", ".s"):
