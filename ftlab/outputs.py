@@ -62,8 +62,10 @@ def check_output_dir(path: str) -> None:
         raise UsageError(f"-o {path}: cannot create it under {anc}")
 
 
-def rescue(data: str, name: str, err: BaseException) -> FtlabError:
-    """Save `data` under $FTLAB_CACHE/rescued/; the error to raise names where it went."""
+def rescue(data: str, name: str, err: BaseException, target: str | None = None,
+           hint: str = "") -> FtlabError:
+    """Save `data` (as NAME) under $FTLAB_CACHE/rescued/ after writing `target` (default:
+    NAME) failed; the error to raise names where it went."""
     from ftlab.guest.build import cache_dir
 
     why = getattr(err, "strerror", None) or str(err)
@@ -77,8 +79,10 @@ def rescue(data: str, name: str, err: BaseException) -> FtlabError:
         with os.fdopen(fd, "w") as f:
             f.write(data)
     except (OSError, FtlabError) as again:
-        return FtlabError(f"could not write {name} ({why}), nor save it elsewhere ({again})")
-    return FtlabError(f"could not write {name} ({why}); the result is saved in {saved}")
+        return FtlabError(f"could not write {target or name} ({why}), nor save it elsewhere "
+                          f"({again})")
+    return FtlabError(f"could not write {target or name} ({why}); the result is saved in "
+                      f"{saved}{hint}")
 
 
 def is_stdout(path: str) -> bool:

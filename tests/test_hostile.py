@@ -263,6 +263,19 @@ def test_bench_report_to_a_file_refused_before_measuring(tmp_path):
     assert time.monotonic() - start < 20
 
 
+def test_bench_report_that_cannot_be_written_keeps_the_results(tmp_path):
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "report"
+    (out / "README.md").mkdir(parents=True)  # the report's own file cannot be written
+    env = ftlab_env(FTLAB_CACHE=str(tmp_path / "cache"))
+    proc = ftlab("bench", "report", "--from-results", str(REPO / "docs/cost-lab/results.json"),
+                 "-o", str(out), env=env)
+    assert proc.returncode == 1 and "--from-results" in proc.stderr
+    saved = Path(proc.stderr.split("saved in ")[1].split()[0])
+    assert json.loads(saved.read_text()) == json.loads(
+        (REPO / "docs/cost-lab/results.json").read_text())
+
+
 # --- 6. replay input -----------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def counterexample(tmp_path_factory) -> dict:
