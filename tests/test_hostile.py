@@ -22,6 +22,7 @@ from ftlab.guest import abi
 
 REPO = Path(__file__).resolve().parent.parent
 MACHINE_C = str(guest("machine.c"))
+TRACE = ["trace", MACHINE_C, "--arch", "arm64", "--entry", "whoami"]
 RECURSION_C = str(guest("stack_overflow.c"))
 CACHE = Path(os.environ["FTLAB_CACHE"])
 # a fresh FTLAB_CACHE still shares zig's own object cache: cold builds would take minutes
@@ -80,6 +81,12 @@ def test_explore_interrupted_prints_an_incomplete_report():
     assert rc == 130 and took < 2
     assert "verdict: incomplete (interrupted by SIGINT" in out
     assert "violation" not in out.split("expected")[0] and "invariant broken" not in out
+
+
+def test_trace_interrupted_while_tracing():
+    rc, out, err, took = interrupt([*TRACE[:4], "--entry", "chain", "--args", "100000000",
+                                    "--tracer", "function_graph"], signal.SIGINT, after=2)
+    assert rc == 130 and took < 2 and "interrupted (SIGINT)" in err
 
 
 def test_run_interrupted_while_emulating():
@@ -215,9 +222,6 @@ def test_replay_rebuilds_under_ftlab_cache(tmp_path):
 
 
 # --- 5. output paths -----------------------------------------------------------------------------
-TRACE = ["trace", MACHINE_C, "--arch", "arm64", "--entry", "whoami"]
-
-
 @pytest.mark.parametrize("output,message", [(".", "is a directory"),
                                             ("/missing/x", "no such directory")])
 def test_bad_output_refused_before_the_work(output, message):
