@@ -5,6 +5,7 @@ no lost result and nothing left behind."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -185,11 +186,20 @@ def test_cache_follows_included_headers_and_rebuilds_corrupt_entries(tmp_path):
     (tmp_path / "value.h").write_text("#define VALUE 4\n")
     assert ftlab(*argv, env=env).stdout == "hart 0: 4\n"
     images = cache / "images"
-    for damage in (b"", b"\x7fELF\x02\x01\x01", os.urandom(4096)):
+    for damage in (b"", b"\x7fELF\x02\x01\x01", os.urandom(4096), "flip"):
         for elf in images.glob("*.elf"):
-            elf.write_bytes(damage if damage else b"")
+            if damage == "flip":  # still parses: the manifest's digest catches it
+                data = bytearray(elf.read_bytes())
+                data[len(data) // 3] ^= 0xFF
+                damage = bytes(data)
+            elf.write_bytes(damage)
         proc = ftlab(*argv, env=env)
         assert (proc.returncode, proc.stdout) == (0, "hart 0: 4\n"), proc.stderr
+        for manifest in images.glob("*.deps"):  # rebuilt: the image is the one recorded
+            doc = json.loads(manifest.read_text())
+            if doc["deps"] and any(d.endswith("value.h") for d in doc["deps"]):
+                image = (images / doc["elf"]).read_bytes()
+                assert hashlib.sha256(image).hexdigest() == doc["sha256"]
     assert not [p for p in images.iterdir() if p.name.endswith(".tmp")]
 
 
