@@ -62,8 +62,10 @@ def check_output_dir(path: str) -> None:
         raise UsageError(f"-o {path}: cannot create it under {anc}")
 
 
-def rescue(data: str, name: str, err: BaseException) -> FtlabError:
-    """Save `data` under $FTLAB_CACHE/rescued/; the error to raise names where it went."""
+def rescue(data: str, name: str, err: BaseException, target: str | None = None,
+           hint: str = "") -> FtlabError:
+    """Save `data` (as NAME) under $FTLAB_CACHE/rescued/ after writing `target` (default:
+    NAME) failed; the error to raise names where it went."""
     from ftlab.guest.build import cache_dir
 
     why = getattr(err, "strerror", None) or str(err)
@@ -71,11 +73,38 @@ def rescue(data: str, name: str, err: BaseException) -> FtlabError:
         folder = cache_dir() / "rescued"
         folder.mkdir(parents=True, exist_ok=True)
         safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in Path(name).name)
-        saved = folder / f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{safe or 'output'}"
-        saved.write_text(data)
+        fd, saved_name = tempfile.mkstemp(dir=folder, suffix=f"-{safe or 'output'}",
+                                          prefix=f"{time.strftime('%Y%m%d-%H%M%S')}-")
+        saved = Path(saved_name)
+        with os.fdopen(fd, "w") as f:
+            f.write(data)
     except (OSError, FtlabError) as again:
-        return FtlabError(f"could not write {name} ({why}), nor save it elsewhere ({again})")
-    return FtlabError(f"could not write {name} ({why}); the result is saved in {saved}")
+        return FtlabError(f"could not write {target or name} ({why}), nor save it elsewhere "
+                          f"({again})")
+    return FtlabError(f"could not write {target or name} ({why}); the result is saved in "
+                      f"{saved}{hint}")
+
+
+def is_stdout(path: str) -> bool:
+    """`-`, or a name for the file stdout already writes (/dev/stdout): one writer for it."""
+    if path == "-":
+        return True
+    try:
+        return not _closed and os.path.samestat(os.stat(path), os.fstat(sys.stdout.fileno()))
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def _atomic_ok(p: Path) -> bool:
+    """A new or regular file that a rename can replace: not a device or pipe, and not an open
+    descriptor seen through /dev or /proc (/dev/stdout redirected to a file)."""
+    real = os.path.realpath(p)
+    if str(p.absolute()).startswith(("/dev/", "/proc/")) or real.startswith(("/dev/", "/proc/")):
+        return False
+    try:
+        return stat.S_ISREG(os.stat(real).st_mode)
+    except FileNotFoundError:
+        return True
 
 
 def _write_atomic(p: Path, data: str) -> None:
@@ -103,15 +132,14 @@ def _umask() -> int:
 
 def write_text(path: str, data: str) -> None:
     """Write a result to `path` ('-': stdout); on failure rescue it and raise FtlabError."""
-    if path == "-":
+    if is_stdout(path):
         write_stdout(data)
         return
     p = Path(path)
     try:
-        st = p.stat() if p.exists() else None
-        if st is None or stat.S_ISREG(st.st_mode):
-            _write_atomic(p, data)
-        else:  # a device or a pipe: in place
+        if _atomic_ok(p):
+            _write_atomic(Path(os.path.realpath(p)), data)  # through a symlink to its file
+        else:  # a device, a pipe, an fd (/dev/stdout): in place
             with open(p, "w") as f:
                 f.write(data)
     except OSError as err:

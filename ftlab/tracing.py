@@ -87,7 +87,7 @@ def symbolizers(image: Image) -> tuple:
 
 def write_output(text: str, result: RunResult, output: str | None) -> int:
     """Print (or save) what was recorded, even after a fault; then faults and results."""
-    from ftlab.outputs import write_stdout, write_text
+    from ftlab.outputs import is_stdout, write_stdout, write_text
 
     try:
         if output:
@@ -95,7 +95,7 @@ def write_output(text: str, result: RunResult, output: str | None) -> int:
         else:
             write_stdout(text)
     finally:  # the faults and results still reach the terminal if the trace could not
-        _report_run(result, to_stdout=bool(output) and output != "-")
+        _report_run(result, to_stdout=bool(output) and not is_stdout(output))
     return 1 if result.faults else 0
 
 

@@ -17,8 +17,9 @@ from ftlab.outputs import check_output_dir, check_output_file
 
 U64 = 2**64 - 1
 MAX_ENTRY_ARGS = 6
-# per-CPU ring buffers for every possible CPU come out of the guest heap; half of it at most
-MAX_BUFFER_KB = (abi.RAM_SIZE - abi.HEAP_AREA) // abi.MAX_CPUS // 1024 // 2
+# per-CPU ring buffers for every possible CPU come out of the guest heap (96 MiB): 16 CPUs of
+# 4 MiB leave room for the rest (the heap runs out just under 6 MiB each)
+MAX_BUFFER_KB = 4096
 MAX_OPS = 10_000  # bench ftrace-ops: registering 10,000 ops already takes a minute
 MAX_PREEMPTIONS = 1000  # beyond any schedule's length (explore's MAX_ACTIONS is 4,000)
 

@@ -5,6 +5,7 @@ no lost result and nothing left behind."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -22,6 +23,7 @@ from ftlab.guest import abi
 
 REPO = Path(__file__).resolve().parent.parent
 MACHINE_C = str(guest("machine.c"))
+TRACE = ["trace", MACHINE_C, "--arch", "arm64", "--entry", "whoami"]
 RECURSION_C = str(guest("stack_overflow.c"))
 CACHE = Path(os.environ["FTLAB_CACHE"])
 # a fresh FTLAB_CACHE still shares zig's own object cache: cold builds would take minutes
@@ -82,6 +84,12 @@ def test_explore_interrupted_prints_an_incomplete_report():
     assert "violation" not in out.split("expected")[0] and "invariant broken" not in out
 
 
+def test_trace_interrupted_while_tracing():
+    rc, out, err, took = interrupt([*TRACE[:4], "--entry", "chain", "--args", "100000000",
+                                    "--tracer", "function_graph"], signal.SIGINT, after=2)
+    assert rc == 130 and took < 2 and "interrupted (SIGINT)" in err
+
+
 def test_run_interrupted_while_emulating():
     rc, out, err, took = interrupt(["run", MACHINE_C, "--arch", "arm64", "--entry", "chain",
                                     "--args", "1000000000"], signal.SIGTERM, after=2)
@@ -140,6 +148,19 @@ def test_guard_pages_are_unmapped_in_every_hart():
     assert bytes(m.harts[1].uc.mem_read(base + abi.STACK_AREA + abi.PAGE, 8)) == b"ftlab!!!"
 
 
+@pytest.mark.parametrize("entry,reason", [
+    ("irq_return_without_irq", "IRQ return without an interrupt"),
+    ("puts_wild_pointer", "outside guest RAM"), ("bug_huge_length", "outside guest RAM"),
+    ("unknown_call", "unknown machine call 99"),
+])
+def test_bad_machine_calls_are_faults_of_their_task(entry, reason):
+    from ftlab.session import load, run_entry
+
+    result = run_entry(load([guest("bad_mcalls.c")], "riscv64"), entry, harts=2)
+    assert result.lines() == ["hart 0: fault", "hart 1: fault"]
+    assert all(reason in f.reason and entry[:15] in f.task for f in result.faults)  # comm
+
+
 # --- 3. random search ----------------------------------------------------------------------------
 def test_random_search_never_claims_safety():
     proc = ftlab("explore", "riscv64-v6.8-enable", "--strategy", "random", "--schedules", "3")
@@ -165,11 +186,20 @@ def test_cache_follows_included_headers_and_rebuilds_corrupt_entries(tmp_path):
     (tmp_path / "value.h").write_text("#define VALUE 4\n")
     assert ftlab(*argv, env=env).stdout == "hart 0: 4\n"
     images = cache / "images"
-    for damage in (b"", b"\x7fELF\x02\x01\x01", os.urandom(4096)):
+    for damage in (b"", b"\x7fELF\x02\x01\x01", os.urandom(4096), "flip"):
         for elf in images.glob("*.elf"):
-            elf.write_bytes(damage if damage else b"")
+            if damage == "flip":  # still parses: the manifest's digest catches it
+                data = bytearray(elf.read_bytes())
+                data[len(data) // 3] ^= 0xFF
+                damage = bytes(data)
+            elf.write_bytes(damage)
         proc = ftlab(*argv, env=env)
         assert (proc.returncode, proc.stdout) == (0, "hart 0: 4\n"), proc.stderr
+        for manifest in images.glob("*.deps"):  # rebuilt: the image is the one recorded
+            doc = json.loads(manifest.read_text())
+            if doc["deps"] and any(d.endswith("value.h") for d in doc["deps"]):
+                image = (images / doc["elf"]).read_bytes()
+                assert hashlib.sha256(image).hexdigest() == doc["sha256"]
     assert not [p for p in images.iterdir() if p.name.endswith(".tmp")]
 
 
@@ -202,9 +232,6 @@ def test_replay_rebuilds_under_ftlab_cache(tmp_path):
 
 
 # --- 5. output paths -----------------------------------------------------------------------------
-TRACE = ["trace", MACHINE_C, "--arch", "arm64", "--entry", "whoami"]
-
-
 @pytest.mark.parametrize("output,message", [(".", "is a directory"),
                                             ("/missing/x", "no such directory")])
 def test_bad_output_refused_before_the_work(output, message):
@@ -233,6 +260,12 @@ def test_output_written_through_a_rename(tmp_path):
     proc = ftlab(*TRACE, "-o", str(out))
     assert proc.returncode == 0 and out.read_text().startswith("# tracer: function")
     assert [p.name for p in tmp_path.iterdir()] == ["trace.txt"]
+    # -o /dev/stdout with stdout on a file: written in place, once, not renamed over /dev
+    with open(tmp_path / "stdout.txt", "w") as f:
+        proc = ftlab(*TRACE, "-o", "/dev/stdout", stdout=f)
+    assert proc.returncode == 0 and Path("/dev/stdout").is_symlink()
+    text = (tmp_path / "stdout.txt").read_text()
+    assert text.startswith("# tracer: function") and "hart 0" not in text
 
 
 def test_bench_report_to_a_file_refused_before_measuring(tmp_path):
@@ -242,6 +275,19 @@ def test_bench_report_to_a_file_refused_before_measuring(tmp_path):
     proc = ftlab("bench", "report", "-o", str(target), "--quick", "--arch", "x86_64")
     assert proc.returncode == 2 and "not a directory" in proc.stderr
     assert time.monotonic() - start < 20
+
+
+def test_bench_report_that_cannot_be_written_keeps_the_results(tmp_path):
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "report"
+    (out / "README.md").mkdir(parents=True)  # the report's own file cannot be written
+    env = ftlab_env(FTLAB_CACHE=str(tmp_path / "cache"))
+    proc = ftlab("bench", "report", "--from-results", str(REPO / "docs/cost-lab/results.json"),
+                 "-o", str(out), env=env)
+    assert proc.returncode == 1 and "--from-results" in proc.stderr
+    saved = Path(proc.stderr.split("saved in ")[1].split()[0])
+    assert json.loads(saved.read_text()) == json.loads(
+        (REPO / "docs/cost-lab/results.json").read_text())
 
 
 # --- 6. replay input -----------------------------------------------------------------------------
@@ -278,20 +324,33 @@ def _mutate(doc: dict, how: str) -> object:
     return doc
 
 
-@pytest.mark.parametrize("how,message", [
+REPLAY_CASES = [
     ("list", "not an object"), ("harts-text", "'harts' must be"), ("harts-huge", "'harts' is"),
     ("count-text", "positive integer"), ("count-negative", "positive integer"),
     ("count-huge", "longer than any run"), ("actor", "not an actor"),
     ("no-schedule", "no counterexample"), ("custom-missing", "'custom' is missing"),
     ("arch", "'arch' must be"),
-])
-def test_replay_validates_its_report(counterexample, tmp_path, how, message):
+]
+
+
+@pytest.mark.parametrize("how,message", REPLAY_CASES)
+def test_replay_report_checks(counterexample, how, message):
+    from ftlab.errors import FtlabError
+    from ftlab.explore.report import check_report
+
+    with pytest.raises(FtlabError, match=message.replace("(", r"\(")):
+        check_report(_mutate(counterexample, how))
+
+
+@pytest.mark.parametrize("how", ["list", "count-negative", "count-huge", "no-schedule"])
+def test_replay_refuses_a_bad_report(counterexample, tmp_path, how):
     path = tmp_path / "bad.json"
     path.write_text(json.dumps(_mutate(counterexample, how)))
     start = time.monotonic()
     proc = ftlab("replay", str(path))
-    assert proc.returncode == 1 and message in proc.stderr, proc.stderr
+    assert proc.returncode == 1 and dict(REPLAY_CASES)[how] in proc.stderr, proc.stderr
     assert time.monotonic() - start < 20
+    assert "reproduced" not in proc.stdout and "no longer breaks" not in proc.stdout
 
 
 def test_replay_of_unreadable_input(tmp_path):

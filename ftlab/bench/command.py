@@ -222,7 +222,10 @@ def cmd_report(ns: argparse.Namespace) -> int:
 
         from ftlab.outputs import rescue
 
-        raise rescue(json.dumps(asdict(res), indent=1) + "\n", "results.json", err) from None
+        raise rescue(json.dumps(asdict(res), indent=1) + "\n", "results.json", err,
+                     target=f"the report in {ns.output}",
+                     hint=" (re-render it with ftlab bench report --from-results FILE -o DIR)"
+                     ) from None
     if ns.format == "json":
         print(json.dumps(res.ftrace_rows + res.text_rows + res.tramp_rows, indent=2))
     else:

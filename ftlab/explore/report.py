@@ -160,7 +160,9 @@ def check_report(doc: object) -> None:
         if not all(isinstance(f, str) for f in filters):
             raise FtlabError("'custom.filter' must hold function names (strings)")
         guest = _need(doc, "guest", dict, "the guest's path, sha256 and source")
-        _need(guest, "path", str, "a file name", "guest.")
+        gpath = _need(guest, "path", str, "a file name", "guest.")
+        if "\0" in gpath or not gpath.endswith((".c", ".S", ".s")):
+            raise FtlabError(f"'guest.path' is not a C or assembly file name: {gpath!r}")
         sha = _need(guest, "sha256", str, "a SHA-256 in hex", "guest.")
         if not re.fullmatch(r"[0-9a-f]{64}", sha):
             raise FtlabError("'guest.sha256' is not a SHA-256 in hex")

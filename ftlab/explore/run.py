@@ -71,9 +71,13 @@ def explore(spec: dict, harts: int | None, bound: int, strategy: str, seed: int,
     total = Stats()
     found: Outcome | None = None
     pool = multiprocessing.get_context("fork").Pool(jobs, initializer=interrupts.ignore_in_child)
-    try:
-        results = pool.map(_worker, [(spec, harts, bound, budget, [r]) for r in roots])
-    except KeyboardInterrupt as err:  # the workers ignore signals: end them here
+    results = []
+    try:  # in root order, so the subtrees finished so far count if a signal comes
+        for res in pool.imap(_worker, [(spec, harts, bound, budget, [r]) for r in roots]):
+            results.append(res)
+            total.schedules += res[1]
+            total.seconds = max(total.seconds, res[4])
+    except KeyboardInterrupt as err:  # the workers ignore SIGINT: end them here
         pool.terminate()
         pool.join()
         return sc, world, Outcome("incomplete", None, total, bound,
@@ -81,9 +85,7 @@ def explore(spec: dict, harts: int | None, bound: int, strategy: str, seed: int,
     pool.close()
     pool.join()
     verdicts = []
-    for verdict, n, sched, pre, secs in results:
-        total.schedules += n
-        total.seconds = max(total.seconds, secs)
+    for verdict, _, sched, pre, _ in results:
         verdicts.append(verdict)
         if verdict == "violation" and (found is None or pre < found.preemptions):
             run = execute(world, sched)
@@ -142,17 +144,20 @@ def run_explore(spec: dict, harts: int | None, bound: int, strategy: str, seed: 
     doc = report_dict(sc, world, out, strategy)
     text = json.dumps(doc, indent=2) + "\n" if fmt == "json" else format_text(sc, world, out,
                                                                                strategy)
-    try:
+    failed = []  # each target gets its copy (or its rescue) whatever happened to the other
+    targets = [("-", text)]
+    if output:
+        targets.append((output, json.dumps(doc, indent=2) + "\n" if output.endswith(".json")
+                        else text))
+    for path, data in targets:
         try:
-            write_stdout(text)
-        finally:  # the file too, even if stdout failed
-            if output:
-                write_text(output, json.dumps(doc, indent=2) + "\n"
-                           if output.endswith(".json") else text)
-    finally:
-        if out.interrupted is not None:
-            print(f"ftlab: interrupted ({signal.Signals(out.interrupted).name})",
-                  file=sys.stderr)
+            write_text(path, data)
+        except FtlabError as err:
+            failed.append(str(err))
+    if out.interrupted is not None:
+        print(f"ftlab: interrupted ({signal.Signals(out.interrupted).name})", file=sys.stderr)
+    if failed:
+        raise FtlabError("\n".join(failed))
     if out.interrupted is not None:
         return 128 + out.interrupted
     return EXIT[out.verdict]

@@ -6,8 +6,9 @@ notrace code.
 
 Images are cached under a key of everything that goes into them: target, layout, flags, the
 toolchain, and the content of every file the compiler read (its -MD dependency lists, headers
-included). A manifest per configuration lists those files; an entry is checked (ELF parse)
-before use and rebuilt if corrupt; every write is a temporary file renamed into place.
+included). A manifest per configuration lists those files and the image's SHA-256; an entry is
+checked (digest, ELF parse) before use and rebuilt if corrupt; every write is a temporary file
+renamed into place.
 """
 
 from __future__ import annotations
@@ -77,6 +78,9 @@ def write_atomic(path: Path, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)  # as an ordinary file, not mkstemp's private 0600
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -223,6 +227,29 @@ def parse_depfile(text: str) -> list[str]:
     return [str(Path(d).resolve()) for d in deps]
 
 
+def _read_manifest(path: Path) -> tuple[list[str], str, str] | None:
+    """(dependencies, image name, image sha256) of a configuration's last build, or None if
+    there is none or it is unreadable."""
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, ValueError, RecursionError):
+        return None
+    if not isinstance(doc, dict):
+        return None
+    deps, name, digest = doc.get("deps"), doc.get("elf"), doc.get("sha256")
+    if not (isinstance(deps, list) and all(isinstance(d, str) for d in deps)
+            and isinstance(name, str) and isinstance(digest, str)):
+        return None
+    return deps, name, digest
+
+
+def _sha256(path: Path) -> str | None:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
 def valid_elf(path: Path) -> bool:
     """A cached image parses as an ELF with a symbol table: a truncated, empty or garbage
     entry does not."""
@@ -297,6 +324,8 @@ def build_image(sources: Sequence[str | Path], arch: ArchInfo, layout: EntryLayo
     for s in srcs:
         if s.is_dir():
             raise FtlabError(f"{s}: is a directory; give C (.c) or assembly (.S) files")
+        if s.exists() and not s.is_file():
+            raise FtlabError(f"{s}: not a regular file")
         if not s.is_file():
             raise FtlabError(f"{s}: no such file")
         if s.suffix not in (".c", ".S", ".s"):
@@ -309,15 +338,13 @@ def build_image(sources: Sequence[str | Path], arch: ArchInfo, layout: EntryLayo
     out_dir = cache_subdir("images")
     prefix = f"{arch.name}-{layout.name}-"
     manifest = out_dir / f"{prefix}{config}.deps"
-    try:
-        deps = json.loads(manifest.read_text()) if manifest.is_file() else None
-    except (OSError, ValueError):
-        deps = None
-    if isinstance(deps, list) and all(isinstance(d, str) for d in deps):
+    entry = _read_manifest(manifest)
+    if entry is not None:
+        deps, name, digest = entry
         key = _deps_key(config, deps)
         elf = out_dir / f"{prefix}{key}.elf"
-        if key is not None and elf.is_file():
-            if valid_elf(elf):
+        if key is not None and elf.name == name and elf.is_file():
+            if _sha256(elf) == digest and valid_elf(elf):
                 return BuiltImage(elf, arch, layout, tuple(srcs), key)
             elf.unlink(missing_ok=True)  # corrupt: build it again
     try:
@@ -334,7 +361,8 @@ def build_image(sources: Sequence[str | Path], arch: ArchInfo, layout: EntryLayo
         return BuiltImage(Path(tmp), arch, layout, tuple(srcs), config)
     elf = out_dir / f"{prefix}{key}.elf"
     write_atomic(elf, linked)
-    write_atomic(manifest, json.dumps(deps).encode())
+    write_atomic(manifest, json.dumps({"deps": deps, "elf": elf.name,
+                                       "sha256": hashlib.sha256(linked).hexdigest()}).encode())
     return BuiltImage(elf, arch, layout, tuple(srcs), key)
 
 

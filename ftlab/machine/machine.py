@@ -212,9 +212,10 @@ class Machine:
             hart.insns += count
             return Outcome.SLICE
         if stop.kind == StopKind.FAULT:
-            reason = self._guard_reason(hart, stop.address) or _uc_reason(stop)
-            if stop.address is not None and "guard page" not in reason:
-                reason += f" at {stop.address:#x}"
+            reason = self._guard_reason(hart, stop.address)
+            if reason is None:
+                at = f" at {stop.address:#x}" if stop.address is not None else ""
+                reason = _uc_reason(stop) + at
             if self.arch.imprecise_illegal_pc and stop.error is not None and (
                     stop.error.errno == UC_ERR_EXCEPTION):
                 hart.set_reg(self.arch.pc, self._locate_illegal(hart.pc))
@@ -239,7 +240,7 @@ class Machine:
         if task is not None and task.index == idx and sp - (64 << 10) <= addr <= sp + abi.PAGE:
             return (f"stack overflow: task {owner} ran past the bottom of its "
                     f"{abi.STACK_SIZE // 1024} KiB stack (guard page hit at {addr:#x}, "
-                    f"sp {hart.reg(self.arch.sp):#x})")
+                    f"sp {sp:#x})")
         return f"access to {addr:#x}, a guard page of task {owner}'s stack"
 
     def _mcall(self, hart: Hart) -> Outcome:
@@ -259,6 +260,10 @@ class Machine:
                         at_caller=True)
             return Outcome.FAULT
         if nr == abi.MCALL_IRQ_RETURN:
+            if not task.interrupted:
+                self._fault(hart, "IRQ return without an interrupt to return from",
+                            at_caller=True)
+                return Outcome.FAULT
             hart.restore_context(task.interrupted.pop())
             self.events.append(MachineEvent(hart.id, task.name, "irq-return"))
             return Outcome.CONTINUE
