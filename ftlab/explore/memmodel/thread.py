@@ -1,0 +1,282 @@
+"""Run one thread's real machine code and enumerate every way it can execute.
+
+Register-only instructions and plain loads/stores run in Unicorn, one instruction at a time; a
+load's value is chosen by the memory hook from the values some write to that location can
+produce (the candidate-execution method of herd7: "Herding cats", TOPLAS 2014, section 8), so a
+thread is run once per sequence of choices (replayed from the start: a depth-first enumeration).
+Atomics (AMO, CAS, LR/SC) are executed by the ISA's own `execute`, so that failure and success
+of a store-conditional are both choices. Register taints follow each value to the reads it came
+from; they become the addr/data/ctrl dependencies of the events.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable, Iterator
+from typing import Protocol
+
+import capstone
+import unicorn
+
+from ftlab.errors import FtlabError
+from ftlab.explore.memmodel.events import NO_TAINT, Event, Insn, Taint, ThreadRun
+
+CODE_BASE = 0x10000
+DATA_BASE = 0x200000
+LOC_STRIDE = 0x100
+MAX_STEPS = 400
+
+
+class ExecError(FtlabError):
+    """The thread does something the model cannot execute (exit 1)."""
+
+
+class MemIsa(Protocol):
+    name: str
+    uc_arch: int
+    uc_mode: int
+    cs_arch: int
+    cs_mode: int
+    pc_reg: int
+    deps_through_memory: bool  # a read takes the taint of the po-earlier write it may forward
+
+    def decode(self, insn: capstone.CsInsn, note: frozenset[str]) -> Insn: ...
+
+    def uc_reg(self, name: str) -> int: ...
+
+    def execute(self, insn: Insn, cs_insn: capstone.CsInsn, cpu: Cpu) -> None: ...
+
+
+class Cpu:
+    """The state of one run of a thread: registers live in Unicorn, taints and events here."""
+
+    def __init__(self, runner: ThreadRunner, prefix: list[int]) -> None:
+        self.runner = runner
+        self.uc = runner.uc
+        self.prefix = prefix
+        self.choices: list[int] = []
+        self.arity: list[int] = []
+        self.taints: dict[str, Taint] = {}
+        self.ctrl = NO_TAINT
+        self.events: list[Event] = []
+        self.rmw: list[tuple[int, int]] = []
+        self.instr = 0
+        self.reservation: tuple[int, int, Taint] | None = None  # (read event, address, taint)
+        self.loaded = NO_TAINT
+        self.cur: Insn | None = None
+
+    # -- choices, replayed from the prefix then first option first
+    def choose(self, n: int) -> int:
+        k = len(self.choices)
+        c = self.prefix[k] if k < len(self.prefix) else 0
+        self.choices.append(c)
+        self.arity.append(n)
+        return c
+
+    # -- registers
+    def get(self, name: str) -> int:
+        return self.uc.reg_read(self.runner.isa.uc_reg(name))
+
+    def set(self, name: str, value: int, taint: Taint) -> None:
+        self.uc.reg_write(self.runner.isa.uc_reg(name), value & (2**64 - 1))
+        self.taints[name] = taint
+
+    def taint(self, names: tuple[str, ...] | list[str]) -> Taint:
+        out = NO_TAINT
+        for n in names:
+            out = out | self.taints.get(n, NO_TAINT)
+        return out
+
+    # -- memory events
+    def _forwarded(self, loc: int) -> Taint:
+        """aarch64.cat's lrs: the value may come from the last po-earlier write to loc."""
+        for ev in reversed(self.events):
+            if ev.kind == "W" and ev.loc == loc:
+                t = Taint(ev.data | ev.addr, ev.pick_data | ev.pick_addr)
+                return t
+        return NO_TAINT
+
+    def load(self, addr: int, size: int, tags: frozenset[str],
+             addr_taint: Taint) -> tuple[int, Taint, int]:
+        values = self.runner.values_at(addr, size, self.cur)
+        value = values[self.choose(len(values))] if len(values) > 1 else values[0]
+        eid = len(self.events)
+        self.events.append(Event("R", self.instr, addr, value, size, tags,
+                                 addr=addr_taint.data, pick_addr=addr_taint.pick,
+                                 ctrl=self.ctrl.data, pick_ctrl=self.ctrl.pick))
+        own = frozenset((eid,))
+        taint = Taint(own, own)
+        if self.runner.isa.deps_through_memory:
+            taint = taint | self._forwarded(addr)
+        return value, taint, eid
+
+    def store(self, addr: int, size: int, value: int, tags: frozenset[str], addr_taint: Taint,
+              data_taint: Taint) -> int:
+        self.runner.check_loc(addr, self.cur)
+        value &= (1 << (8 * size)) - 1
+        eid = len(self.events)
+        self.events.append(Event("W", self.instr, addr, value, size, tags,
+                                 addr=addr_taint.data, data=data_taint.data, ctrl=self.ctrl.data,
+                                 pick_addr=addr_taint.pick, pick_data=data_taint.pick,
+                                 pick_ctrl=self.ctrl.pick))
+        return eid
+
+    def fence(self, tags: frozenset[str]) -> None:
+        self.events.append(Event("F", self.instr, tags=tags, ctrl=self.ctrl.data,
+                                 pick_ctrl=self.ctrl.pick))
+
+
+class ThreadRunner:
+    """Owns one emulator for one thread's code; `runs()` yields every execution."""
+
+    def __init__(self, isa: MemIsa, tid: int, code: bytes, notes: dict[int, frozenset[str]],
+                 lines: dict[int, str], init_regs: dict[str, int], locations: dict[str, int],
+                 observed: list[str]) -> None:
+        self.isa = isa
+        self.tid = tid
+        self.code = code
+        self.locations = locations  # name -> address
+        self.addr_names = {a: n for n, a in locations.items()}
+        self.observed = observed
+        self.values: dict[int, list[int]] = {}
+        self.uc = unicorn.Uc(isa.uc_arch, isa.uc_mode)
+        size = (len(code) + 0xfff) & ~0xfff or 0x1000
+        self.uc.mem_map(CODE_BASE, size + 0x1000)
+        self.uc.mem_write(CODE_BASE, code)
+        self.uc.mem_map(DATA_BASE, max(0x1000, (len(locations) + 1) * LOC_STRIDE + 0xfff) & ~0xfff)
+        self.end = CODE_BASE + len(code)
+        self.decoded: dict[int, tuple[Insn, capstone.CsInsn]] = {}
+        md = capstone.Cs(isa.cs_arch, isa.cs_mode)
+        md.detail = True
+        off = 0
+        for insn in md.disasm(code, CODE_BASE):
+            index = insn.address - CODE_BASE
+            self.decoded[insn.address] = (isa.decode(insn, notes.get(index, frozenset())), insn)
+            off = index + insn.size
+        if off != len(code):
+            raise ExecError(f"P{tid}: capstone cannot decode the bytes at offset {off:#x}")
+        self.lines = lines  # code offset -> source text, for messages
+        for name, value in init_regs.items():
+            self.uc.reg_write(isa.uc_reg(name), value & (2**64 - 1))
+        self.uc.reg_write(isa.pc_reg, CODE_BASE)
+        self.context = self.uc.context_save()
+        self.cpu: Cpu | None = None
+        self.uc.hook_add(unicorn.UC_HOOK_MEM_READ, self._on_read)
+        self.uc.hook_add(unicorn.UC_HOOK_MEM_WRITE, self._on_write)
+
+    def where(self, insn: Insn | None) -> str:
+        return f"P{self.tid} '{insn.text}'" if insn else f"P{self.tid}"
+
+    def check_loc(self, addr: int, insn: Insn | None) -> None:
+        if addr not in self.addr_names:
+            raise ExecError(f"{self.where(insn)} accesses {addr:#x}, which is no location of "
+                            "the test (mixed-size or computed addresses are not supported)")
+
+    def values_at(self, addr: int, size: int, insn: Insn | None) -> list[int]:
+        self.check_loc(addr, insn)
+        mask = (1 << (8 * size)) - 1
+        return sorted({v & mask for v in self.values[addr]})
+
+    def _on_read(self, uc, access, addr, size, value, data) -> None:
+        cpu = self.cpu
+        assert cpu is not None and cpu.cur is not None
+        insn = cpu.cur
+        if insn.kind != "load":
+            raise ExecError(f"{self.where(insn)}: unexpected memory read")
+        v, taint, _ = cpu.load(addr, size, insn.tags, cpu.taint(insn.reads))
+        cpu.loaded = taint
+        uc.mem_write(addr, (v & ((1 << (8 * size)) - 1)).to_bytes(size, "little"))
+
+    def _on_write(self, uc, access, addr, size, value, data) -> None:
+        cpu = self.cpu
+        assert cpu is not None and cpu.cur is not None
+        insn = cpu.cur
+        if insn.kind != "store":
+            raise ExecError(f"{self.where(insn)}: unexpected memory write")
+        cpu.store(addr, size, value, insn.tags, cpu.taint(insn.reads), cpu.taint(insn.data))
+
+    def _step(self, cpu: Cpu, pc: int) -> int:
+        entry = self.decoded.get(pc)
+        if entry is None:
+            raise ExecError(f"P{self.tid} branches to {pc - CODE_BASE:#x}, outside its code")
+        insn, cs_insn = entry
+        cpu.cur = insn
+        kind = insn.kind
+        if kind == "fence":
+            cpu.fence(insn.tags)
+            nxt = pc + insn.size
+        elif kind == "atomic":
+            self.isa.execute(insn, cs_insn, cpu)
+            nxt = pc + insn.size
+        else:
+            if kind == "branch":
+                cpu.ctrl = cpu.ctrl | cpu.taint(insn.reads + insn.select)
+            try:
+                self.uc.emu_start(pc, self.end + 0x1000, count=1)
+            except unicorn.UcError as err:
+                raise ExecError(f"{self.where(insn)}: the emulator stopped: {err}") from None
+            nxt = self.uc.reg_read(self.isa.pc_reg)
+            if kind == "op":
+                t = cpu.taint(insn.reads) | cpu.taint(insn.select).as_pick()
+                for w in insn.writes:
+                    cpu.taints[w] = t
+            elif kind == "load":
+                for w in insn.writes:
+                    cpu.taints[w] = cpu.loaded
+        cpu.instr += 1
+        return nxt
+
+    def run_once(self, prefix: list[int]) -> Cpu:
+        self.uc.context_restore(self.context)
+        cpu = Cpu(self, prefix)
+        self.cpu = cpu
+        pc = CODE_BASE
+        steps = 0
+        while pc != self.end:
+            steps += 1
+            if steps > MAX_STEPS:
+                raise ExecError(f"P{self.tid} runs more than {MAX_STEPS} instructions "
+                                "(loops are not supported)")
+            pc = self._step(cpu, pc)
+        return cpu
+
+    def runs(self, values: dict[int, set[int]]) -> Iterator[ThreadRun]:
+        self.values = {a: sorted(v) for a, v in values.items()}
+        prefix: list[int] = []
+        while True:
+            cpu = self.run_once(prefix)
+            regs = {name: self.uc.reg_read(self.isa.uc_reg(name)) for name in self.observed}
+            yield ThreadRun(cpu.events, cpu.rmw, regs)
+            # next choice sequence: bump the last choice that has an untried option
+            choices, arity = cpu.choices, cpu.arity
+            j = len(choices) - 1
+            while j >= 0 and choices[j] + 1 >= arity[j]:
+                j -= 1
+            if j < 0:
+                return
+            prefix = choices[:j] + [choices[j] + 1]
+
+
+def all_runs(runners: list[ThreadRunner], init: dict[int, int],
+             on_round: Callable[[int], None] | None = None) -> list[list[ThreadRun]]:
+    """Every execution of every thread, with reads drawn from a value set closed under the
+    writes the threads can make (iterated to a fixpoint: values in litmus tests are finite)."""
+    values: dict[int, set[int]] = {a: {v} for a, v in init.items()}
+    for rounds in range(8):
+        if on_round:
+            on_round(rounds)
+        per_thread = [list(r.runs(values)) for r in runners]
+        grown = False
+        for runs in per_thread:
+            for run in runs:
+                for ev in run.events:
+                    if ev.kind == "W" and ev.value not in values[ev.loc]:
+                        values[ev.loc].add(ev.value)
+                        grown = True
+        if not grown:
+            return per_thread
+    raise ExecError("the values written do not converge (a counter that grows without bound?)")
+
+
+def pack(value: int, size: int) -> bytes:
+    return struct.pack("<Q", value & (2**64 - 1))[:size]

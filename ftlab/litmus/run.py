@@ -1,0 +1,212 @@
+"""`ftlab litmus`: run a herd litmus test under the architecture's model, print herd7's shape.
+
+The threads' code is assembled by the bundled clang and executed for real (ftlab/explore/memmodel
+/thread.py); the candidate executions are judged by the ISA's model (ftlab/arch/<isa>/memmodel.py).
+The printed states are the final values of the registers and locations the condition and
+`locations [...]` mention, as herd7 prints them; `Positive`/`Negative` and the two numbers after
+the Observation word count final states here (herd counts executions: compare only the states and
+the verdict words).
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from ftlab.arch import ARCH_NAMES
+from ftlab.explore.memmodel.candidates import outcomes
+from ftlab.explore.memmodel.thread import DATA_BASE, LOC_STRIDE, ThreadRunner, all_runs
+from ftlab.litmus.assemble import assemble_thread
+from ftlab.litmus.parse import (
+    And,
+    Atom,
+    Const,
+    Litmus,
+    LitmusError,
+    Loc,
+    Not,
+    Or,
+    Prop,
+    evaluate,
+    parse_litmus,
+    prop_locs,
+    show_prop,
+)
+
+
+def frontend_for(herd_arch: str, path: Path):
+    names = []
+    for isa in ARCH_NAMES:
+        try:
+            fe = importlib.import_module(f"ftlab.arch.{isa}.litmus")
+        except ModuleNotFoundError:
+            continue
+        names.append(fe.HERD_ARCH)
+        if fe.HERD_ARCH.lower() == herd_arch.lower():
+            return fe
+    raise LitmusError(f"{path}:1: unsupported architecture '{herd_arch}' "
+                      f"(supported: {', '.join(names)})")
+
+
+@dataclass
+class LitmusResult:
+    name: str
+    quantifier: str
+    condition: Prop
+    observed: list[Loc]
+    states: list[dict[Loc, int]]
+    shown: list[str]  # one herd-style line per state
+    positive: int
+    negative: int
+    ok: bool
+    observation: str  # Never, Sometimes, Always
+    model: str
+
+    def herd_text(self) -> str:
+        kind = {"exists": "Allowed", "~exists": "Forbidden", "forall": "Required"}[self.quantifier]
+        cond = show_prop(self.condition)
+        if not cond.startswith("("):
+            cond = f"({cond})"
+        out = [f"Test {self.name} {kind}", f"States {len(self.shown)}", *self.shown,
+               "Ok" if self.ok else "No", "Witnesses",
+               f"Positive: {self.positive} Negative: {self.negative}",
+               f"Condition {self.quantifier} {cond}",
+               f"Observation {self.name} {self.observation} {self.p_count} {self.q_count}",
+               f"Model {self.model}"]
+        return "\n".join(out) + "\n"
+
+    @property
+    def p_count(self) -> int:
+        return self.positive if self.quantifier != "~exists" else self.negative
+
+    @property
+    def q_count(self) -> int:
+        return self.negative if self.quantifier != "~exists" else self.positive
+
+
+def _canon_prop(prop: Prop | None, canon) -> Prop | None:
+    if prop is None or isinstance(prop, Const):
+        return prop
+    if isinstance(prop, Atom):
+        return Atom(canon(prop.loc), prop.value)
+    if isinstance(prop, Not):
+        return Not(_canon_prop(prop.arg, canon))  # type: ignore[arg-type]
+    args = tuple(_canon_prop(a, canon) for a in prop.args)
+    return And(args) if isinstance(prop, And) else Or(args)  # type: ignore[arg-type]
+
+
+def _signed(value: int, bits: int = 64) -> int:
+    value &= (1 << bits) - 1
+    return value - (1 << bits) if value >> (bits - 1) else value
+
+
+def run_litmus(path: str | Path) -> LitmusResult:
+    lit = parse_litmus(path)
+    fe = frontend_for(lit.arch, lit.path)
+    return run_parsed(lit, fe)
+
+
+def run_parsed(lit: Litmus, fe) -> LitmusResult:
+    where = str(lit.path)
+    ntheads = len(lit.threads)
+
+    def canon(loc: Loc) -> Loc:
+        if loc.tid < 0:
+            return loc
+        if loc.tid >= ntheads:
+            raise LitmusError(f"{where}: '{loc.herd()}' names thread P{loc.tid}, which the test "
+                              "does not have")
+        key = fe.canonical_reg(loc.name)
+        if key is None:
+            raise LitmusError(f"{where}: '{loc.herd()}' is not a {lit.arch} register")
+        return Loc(loc.tid, key)
+
+    condition = _canon_prop(lit.condition, canon)
+    filt = _canon_prop(lit.filter, canon)
+    extra = [canon(loc) for loc in lit.observed_extra]
+    # every memory location: init, condition, locations, and the ones the code names
+    names = dict(lit.locations)
+    for loc in prop_locs(condition) + prop_locs(filt) + extra:
+        if loc.tid < 0:
+            names.setdefault(loc.name, 0)
+    for thread in lit.threads:
+        for _, text in thread:
+            for name in fe.locations_in(text):
+                names.setdefault(name, 0)
+    symbols = {name: DATA_BASE + LOC_STRIDE * i for i, name in enumerate(sorted(names))}
+    init_mem = {symbols[n]: (symbols[lit.pointer_init[n]] if n in lit.pointer_init else v)
+                for n, v in names.items()}
+    observed = prop_locs(condition) + [loc for loc in extra if loc not in prop_locs(condition)]
+    needed = observed + [loc for loc in prop_locs(filt) if loc not in observed]
+    runners = []
+    for tid, lines in enumerate(lit.threads):
+        regs: dict[str, int] = {}
+        for (t, name), value in lit.reg_init.items():
+            if t != tid:
+                continue
+            key = fe.canonical_reg(name)
+            if key is None:
+                raise LitmusError(f"{where}: init '{t}:{name}' is not a {lit.arch} register")
+            regs[key] = symbols[value] if isinstance(value, str) else value
+        asm = assemble_thread(fe, tid, lines, symbols, lit.path)
+        want = sorted({loc.name for loc in needed if loc.tid == tid})
+        runners.append(ThreadRunner(fe.ISA, tid, asm.code, asm.notes,
+                                    {o: t for o, (_, t) in asm.lines.items()}, regs, symbols,
+                                    want))
+    for (t, name) in lit.reg_init:
+        if t >= ntheads:
+            raise LitmusError(f"{where}: init '{t}:{name}' names thread P{t}, which the test "
+                              "does not have")
+    per_thread = all_runs(runners, init_mem)
+    addr_name = {a: n for n, a in symbols.items()}
+
+    def shown_value(v: int) -> str:
+        return addr_name.get(v, str(v))
+
+    states: dict[tuple, dict[Loc, int]] = {}
+    for out in outcomes(per_thread, init_mem, fe.MODEL):
+        state: dict[Loc, int] = {}
+        for loc in needed:
+            if loc.tid >= 0:
+                state[loc] = _signed(out.runs[loc.tid].regs[loc.name])
+            else:
+                v = out.final_mem[symbols[loc.name]]
+                state[loc] = v if v in addr_name else _signed(v, 64 if v >> 32 else 32)
+        if filt is not None and not evaluate(filt, state, symbols):
+            continue
+        key = tuple(state[loc] for loc in observed)
+        states.setdefault(key, state)
+    order = sorted(observed, key=lambda loc: (loc.tid < 0, loc.tid,
+                                              fe.reg_order(loc.name) if loc.tid >= 0 else 0,
+                                              loc.name))
+
+    def herd_loc(loc: Loc) -> str:
+        return f"{loc.tid}:{fe.show_reg(loc.name)}" if loc.tid >= 0 else f"[{loc.name}]"
+
+    shown = []
+    positive = 0
+    final_states = list(states.values())
+    for state in final_states:
+        if evaluate(condition, state, symbols):
+            positive += 1
+    for key in sorted(states, key=lambda k: [(shown_value(v)) for v in k]):
+        state = states[key]
+        shown.append(" ".join(f"{herd_loc(loc)}={shown_value(state[loc])};" for loc in order))
+    shown.sort()
+    negative = len(final_states) - positive
+    if lit.quantifier == "exists":
+        ok = positive > 0
+    elif lit.quantifier == "~exists":
+        ok = positive == 0
+    else:
+        ok = negative == 0
+    observation = "Never" if positive == 0 else "Always" if negative == 0 else "Sometimes"
+
+    def show_cond_loc(loc: Loc) -> Loc:
+        return Loc(loc.tid, fe.show_reg(loc.name)) if loc.tid >= 0 else loc
+
+    shown_cond = _canon_prop(condition, show_cond_loc)
+    pos, neg = (negative, positive) if lit.quantifier == "~exists" else (positive, negative)
+    return LitmusResult(lit.name, lit.quantifier, shown_cond, observed, final_states, shown,  # type: ignore[arg-type]
+                        pos, neg, ok, observation, fe.MODEL.name)
