@@ -45,6 +45,7 @@ class Candidate:
     co: R.Rel  # transitive
     fr: R.Rel
     rf_src: list[int]  # read -> the write it reads from (-1 for non-reads)
+    run_keys: list[int]  # id() of each thread's run, for models that keep per-run facts
 
     def internal(self, rel: R.Rel) -> R.Rel:
         return [succ & self.same_thread[i] for i, succ in enumerate(rel)]
@@ -118,6 +119,7 @@ class _Combo:
             for i, succ in enumerate(local_cache[key]):
                 local[base + i] = succ << base
         self.rmw = rmw
+        self.run_keys = [id(run) for run in runs]
         self.local = local
         # rf candidates: same location, same value
         self.read_ids = [i for i, ev in enumerate(events) if ev.kind == "R"]
@@ -161,7 +163,7 @@ class _Combo:
                     fr[r] = co[rf_src[r]] & ~(1 << r)
                 cand = Candidate(self.events, self.tid, self.offsets, self.po, self.po_loc,
                                  self.same, self.reads, self.writes, self.fences, self.rmw,
-                                 self.local, rf, co, fr, rf_src)
+                                 self.local, rf, co, fr, rf_src, self.run_keys)
                 yield cand, final
 
 
