@@ -11,9 +11,9 @@ Model: the RISC-V unprivileged specification, chapter "RVWMO Memory Consistency 
 capstone 5 has no register access sets for RISC-V (regs_access raises CS_ERR_ARCH), so the
 operand roles come from the encoding: rd, rs1, rs2 by format (R, I, S, B, U, J; AMO is R with
 rs1 the address and rs2 the data). Dependencies are register data flow only (herd's riscv
-dependencies do not pass through memory; rule 12 covers forwarding). Approximations: the
-store-conditional result register depends on the paired LR's address (herd's reservation
-register) and on the SC's own address; an annotated AMO carries its .aq/.rl on both its read and
+dependencies do not pass through memory; rule 12 covers forwarding). A store-conditional
+succeeds only with a reservation for its own address; its result register then depends on its
+write (herd's `[M]; addr` starts at the SC's write). Approximations: an annotated AMO carries its .aq/.rl on both its read and
 its write; `fence.i` orders nothing among data accesses (it is an instruction-fetch fence).
 """
 
@@ -25,7 +25,7 @@ from unicorn import riscv_const as U
 
 from ftlab.explore.memmodel import relations as R
 from ftlab.explore.memmodel.candidates import Candidate, atomic_ok, coherence_ok
-from ftlab.explore.memmodel.events import Insn, Taint, ThreadRun
+from ftlab.explore.memmodel.events import NO_TAINT, Insn, Taint, ThreadRun
 from ftlab.explore.memmodel.thread import Cpu, ExecError
 
 _UC = {f"x{i}": getattr(U, f"UC_RISCV_REG_X{i}") for i in range(32)}
@@ -123,14 +123,15 @@ class RiscvMemIsa:
         if f5 == _SC:
             res = cpu.reservation
             cpu.reservation = None
-            if res is None or cpu.choose(2) == 1:
-                set_rd(1, at if res is None else at | res[2])
+            # no reservation, or one for another address: fails (herd pairs LR/SC by address)
+            if res is None or res[1] != address or cpu.choose(2) == 1:
+                set_rd(1, NO_TAINT)
                 return
             data = cpu.get(f"x{rs2}") if rs2 else 0
             ev = cpu.store(address, size, data, frozenset({"X", "SC"}) | ann, at,
                            cpu.taint(insn.data))
             cpu.rmw.append((res[0], ev))
-            set_rd(0, at | res[2])
+            set_rd(0, Taint(frozenset((ev,)), frozenset((ev,))))  # herd: [M]; addr from the W
             return
         value, taint, r = cpu.load(address, size, frozenset({"AMO"}) | ann, at)
         src = cpu.get(f"x{rs2}") if rs2 else 0
