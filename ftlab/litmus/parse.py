@@ -104,6 +104,8 @@ def _parse_init(body: str, path: Path, line: int, lit: Litmus) -> None:
             words.pop(0)
         item = " ".join(words).replace("&", "")
         if "=" not in item:
+            if re.fullmatch(r"\d+:\w+", item.replace(" ", "")):
+                continue  # a register's type only (`uint64_t 0:x7`): nothing to initialise
             if re.fullmatch(r"[A-Za-z_]\w*", item):
                 lit.locations.setdefault(item, 0)
                 continue

@@ -138,7 +138,7 @@ class RiscvMemIsa:
         new = _AMO[f5](value, src) & ((1 << (8 * size)) - 1)
         ev = cpu.store(address, size, new, frozenset({"AMO"}) | ann, at, cpu.taint(insn.data))
         cpu.rmw.append((r, ev))
-        set_rd(value, taint)
+        set_rd(value, taint | cpu.taint(insn.data))  # herd: rd also depends on rs2
 
 
 def _fence_sets(tag: str) -> tuple[str, str] | None:
