@@ -137,6 +137,7 @@ def _parse_init(body: str, path: Path, line: int, lit: Litmus) -> None:
 class _PropParser:
     def __init__(self, text: str, where: str) -> None:
         spaced = text.replace("/\\", " /\\ ").replace("\\/", " \\/ ")
+        spaced = re.sub(r"(\d+)\s*:\s*(?=\w)", r"\1:", spaced)  # `0: X3` is `0:X3`
         self.toks = re.findall(r"/\\|\\/|~|\(|\)|!=|=|[\w:.\[\]-]+", spaced)
         self.pos = 0
         self.where = where

@@ -27,7 +27,7 @@ from unicorn import arm64_const as A
 
 from ftlab.explore.memmodel import relations as R
 from ftlab.explore.memmodel.candidates import Candidate
-from ftlab.explore.memmodel.events import NO_TAINT, Insn, ThreadRun
+from ftlab.explore.memmodel.events import NO_TAINT, Insn, Taint, ThreadRun
 from ftlab.explore.memmodel.thread import Cpu, ExecError
 
 _UC = {f"x{i}": getattr(A, f"UC_ARM64_REG_X{i}") for i in range(31)}
@@ -127,6 +127,9 @@ class Arm64MemIsa:
                 return Insn("atomic", 4, text, reads=keys(addr), tags=note)
             if m.startswith(("ldp", "stp", "ldnp", "stnp", "ldxp", "stxp", "ldaxp", "stlxp")):
                 raise ExecError(f"unsupported pair access '{text}'")
+            if m.startswith("ldapr"):  # Unicorn's CPU lacks RCpc: run it here
+                return Insn("atomic", 4, text, reads=keys(addr), writes=keys(regs[:1]),
+                            tags=frozenset({"Q"}) | note)
             if m.startswith("ld"):
                 tags = {"A"} if m.startswith("ldar") else {"Q"} if m.startswith("ldapr") else set()
                 return Insn("load", 4, text, reads=keys(addr), writes=keys(regs[:1]),
@@ -168,6 +171,10 @@ class Arm64MemIsa:
         assert base is not None
         address = cpu.get(base)
         at = cpu.taint(insn.reads)
+        if m.startswith("ldapr"):
+            value, taint, _ = cpu.load(address, _excl_size(m, regs[0]), insn.tags, at)
+            self._set(cpu, regs[0], value, taint)
+            return
         if m.startswith(("ldxr", "ldaxr")):
             size = _excl_size(m, regs[0])
             tags = frozenset({"X"} | ({"A"} if m.startswith("lda") else set())) | insn.tags
@@ -198,17 +205,23 @@ class Arm64MemIsa:
         mask = (1 << (8 * size)) - 1
         rs, rt = _canon(regs[0]), _canon(regs[1])
         noret = rt is None if op != "cas" else rs is None
-        rtags = {"AMO"} | ({"A"} if acq else set()) | ({"NoRet"} if noret else set())
+        # a result discarded into the zero register drops the acquire (MP+rel+SWPacq-noret)
+        rtags = {"AMO"} | ({"NoRet"} if noret else {"A"} if acq else set())
         wtags = {"AMO"} | ({"L"} if rel else set())
         value, taint, r = cpu.load(address, size, frozenset(rtags) | insn.tags, at)
+        own = Taint(frozenset((r,)), frozenset((r,)))  # the write's intrinsic input: its read
         if op == "cas":
             expected = (cpu.get(rs) if rs else 0) & mask
+            rs_taint = cpu.taint([rs] if rs else [])
             if value == expected:
                 new = cpu.get(rt) if rt else 0
-                data = cpu.taint([rt] if rt else []) | cpu.taint([rs] if rs else []).as_pick()
+                data = cpu.taint([rt] if rt else []) | rs_taint.as_pick() | own
                 w = cpu.store(address, size, new, frozenset(wtags) | insn.tags, at, data)
                 cpu.rmw.append((r, w))
-            self._set(cpu, regs[0], value, taint)
+                # success: Rs keeps its own value; the read only chose that (a pick)
+                self._set(cpu, regs[0], value, rs_taint | taint.as_pick())
+            else:
+                self._set(cpu, regs[0], value, taint | rs_taint.as_pick())
             return
         src = (cpu.get(rs) if rs else 0) & mask
         if op == "swp":
@@ -219,7 +232,7 @@ class Arm64MemIsa:
                 raise ExecError(f"unsupported atomic '{insn.text}'")
             new = fn(value, src) & mask
         w = cpu.store(address, size, new, frozenset(wtags) | insn.tags, at,
-                      cpu.taint([rs] if rs else []))
+                      cpu.taint([rs] if rs else []) | own)
         cpu.rmw.append((r, w))
         self._set(cpu, regs[1], value, taint)
 

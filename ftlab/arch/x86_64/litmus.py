@@ -1,0 +1,49 @@
+"""herd's X86 litmus dialect: Intel operand order, `$n` immediates, `[x]` for a location."""
+
+from __future__ import annotations
+
+import re
+
+from ftlab.arch.x86_64.memmodel import TsoModel, X86MemIsa
+
+HERD_ARCH = "X86"
+ZIG_TARGET = "x86_64-freestanding"
+ASM_PROLOGUE = ".intel_syntax noprefix\n"
+CFLAGS: tuple[str, ...] = ()
+ISA = X86MemIsa()
+MODEL = TsoModel()
+
+_REGS = ["EAX", "EBX", "ECX", "EDX", "ESI", "EDI", "EBP", "ESP"]
+_FULL = ["rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp"]
+
+
+def canonical_reg(name: str) -> str | None:
+    upper = name.upper()
+    if upper in _REGS:
+        return _FULL[_REGS.index(upper)]
+    return None
+
+
+def show_reg(key: str) -> str:
+    return _REGS[_FULL.index(key)]
+
+
+def reg_order(key: str) -> int:
+    return _FULL.index(key)
+
+
+def locations_in(text: str) -> list[str]:
+    return re.findall(r"\[\s*([A-Za-z_]\w*)\s*\]", text)
+
+
+def translate(text: str, symbols: dict[str, int]) -> tuple[str, frozenset[str]]:
+    """herd's X86 is 32-bit: `[x]` is a dword at the location's absolute address."""
+    def loc(m: re.Match) -> str:
+        name = m.group(1)
+        if name.upper() in _REGS or name.lower() in _FULL:
+            return f"dword ptr [{name}]"
+        return f"dword ptr [{symbols[name]:#x}]"
+
+    asm = re.sub(r"\$(-?\w+)", r"\1", text)
+    asm = re.sub(r"\[\s*([A-Za-z_]\w*)\s*\]", loc, asm)
+    return asm, frozenset()

@@ -1,0 +1,111 @@
+"""x86-TSO on x86_64 instructions: decode with capstone's access sets, and x86tso's axioms.
+
+Model: x86-TSO (Owens, Sarkar, Sewell, "A better x86 memory model: x86-TSO", TPHOLs 2009;
+Sewell et al., CACM 2010) in the axiomatic form of herd7's `x86tso.cat`:
+
+    acyclic po-loc | rf | co | fr                      (SC per location)
+    acyclic ppo | rfe | co | fr | implied              (TSO: ppo = po minus W->R)
+    empty rmw & (fre; coe)                             (atomicity of locked instructions)
+
+where `implied` orders everything across MFENCE and around locked instructions (XCHG with
+memory, LOCK-prefixed read-modify-writes). Store forwarding is the absence of rfi from the
+global order. Dependencies play no part in TSO, so none are needed from the instructions.
+"""
+
+from __future__ import annotations
+
+import capstone
+import unicorn
+from capstone import x86_const as C
+from unicorn import x86_const as U
+
+from ftlab.explore.memmodel import relations as R
+from ftlab.explore.memmodel.candidates import Candidate, atomic_ok, coherence_ok
+from ftlab.explore.memmodel.events import Insn, ThreadRun
+from ftlab.explore.memmodel.thread import Cpu, ExecError
+
+_GPR = ["rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp"] + [f"r{i}" for i in range(8, 16)]
+_UC = {n: getattr(U, f"UC_X86_REG_{n.upper()}") for n in _GPR}
+_UC["rflags"] = U.UC_X86_REG_RFLAGS
+_VIEWS = {}
+for _full, _e, _x, _l in (("rax", "eax", "ax", "al"), ("rbx", "ebx", "bx", "bl"),
+                          ("rcx", "ecx", "cx", "cl"), ("rdx", "edx", "dx", "dl"),
+                          ("rsi", "esi", "si", "sil"), ("rdi", "edi", "di", "dil"),
+                          ("rbp", "ebp", "bp", "bpl"), ("rsp", "esp", "sp", "spl")):
+    for _v in (_full, _e, _x, _l):
+        _VIEWS[_v] = _full
+for _i in range(8, 16):
+    for _v in (f"r{_i}", f"r{_i}d", f"r{_i}w", f"r{_i}b"):
+        _VIEWS[_v] = f"r{_i}"
+_VIEWS["eflags"] = _VIEWS["rflags"] = "rflags"
+
+
+def _canon(names) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(_VIEWS[n] for n in names if n in _VIEWS))
+
+
+class X86MemIsa:
+    name = "x86_64"
+    uc_arch = unicorn.UC_ARCH_X86
+    uc_mode = unicorn.UC_MODE_64
+    cs_arch = capstone.CS_ARCH_X86
+    cs_mode = capstone.CS_MODE_64
+    pc_reg = U.UC_X86_REG_RIP
+    deps_through_memory = False
+
+    def uc_reg(self, name: str) -> int:
+        return _UC[name]
+
+    def decode(self, insn: capstone.CsInsn, note: frozenset[str]) -> Insn:
+        m = insn.mnemonic
+        text = f"{m} {insn.op_str}".strip()
+        if m in ("mfence", "lfence", "sfence"):
+            return Insn("fence", insn.size, text, tags=frozenset({m.upper()}))
+        acc_r, acc_w = insn.regs_access()
+        reads = _canon(insn.reg_name(r) for r in acc_r)
+        writes = _canon(insn.reg_name(r) for r in acc_w)
+        mem = [op for op in insn.operands if op.type == C.X86_OP_MEM]
+        if mem:
+            addr = _canon(insn.reg_name(r) for r in (mem[0].mem.base, mem[0].mem.index) if r)
+            locked = m.startswith("xchg") or insn.prefix[0] == C.X86_PREFIX_LOCK
+            if locked:
+                raise ExecError(f"unsupported locked instruction '{text}'")
+            if m != "mov":
+                raise ExecError(f"unsupported memory instruction '{text}' (only MOV)")
+            if insn.operands[0].type == C.X86_OP_MEM:
+                data = tuple(r for r in reads if r not in addr)
+                return Insn("store", insn.size, text, reads=addr, data=data, tags=note)
+            return Insn("load", insn.size, text, reads=addr, writes=writes, tags=note)
+        if insn.group(C.X86_GRP_JUMP) and m != "jmp":
+            return Insn("branch", insn.size, text, reads=reads)
+        if insn.group(C.X86_GRP_CALL) or insn.group(C.X86_GRP_RET) or insn.group(C.X86_GRP_INT):
+            raise ExecError(f"unsupported instruction '{text}'")
+        return Insn("op", insn.size, text, reads=reads, writes=writes)
+
+    def execute(self, insn: Insn, cs: capstone.CsInsn, cpu: Cpu) -> None:
+        raise ExecError(f"unsupported instruction '{insn.text}'")
+
+
+class TsoModel:
+    name = "x86-TSO (x86tso.cat, herd7 7.58)"
+
+    def local(self, run: ThreadRun) -> list[int]:
+        ev = run.events
+        n = len(ev)
+        po = [((1 << n) - 1) & ~((1 << (i + 1)) - 1) for i in range(n)]
+        rd = sum(1 << i for i, e in enumerate(ev) if e.kind == "R")
+        wr = sum(1 << i for i, e in enumerate(ev) if e.kind == "W")
+        mem = rd | wr
+        ppo = [0] * n
+        for i in R.bits(mem):
+            ppo[i] = po[i] & (mem if ev[i].kind == "R" else wr)
+        for f, e in enumerate(ev):
+            if e.kind == "F" and "MFENCE" in e.tags:
+                for i in R.bits(((1 << f) - 1) & mem):
+                    ppo[i] |= po[f] & mem
+        return ppo
+
+    def allowed(self, c: Candidate) -> bool:
+        if not coherence_ok(c) or not atomic_ok(c):
+            return False
+        return R.acyclic(R.union(c.local, c.external(c.rf), c.co, c.fr))
