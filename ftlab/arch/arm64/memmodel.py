@@ -159,10 +159,32 @@ class Arm64MemIsa:
         # data processing: operand 0 is the destination, the other registers are sources
         writes = keys(regs[:1]) + (("nzcv",) if flags_written else ())
         reads = keys(regs[1:])
-        select = ("nzcv",) if flags_read and m in _SELECT else ()
-        if flags_read and not select:
+        if flags_read and m in _SELECT:
+            # only the chosen source flows into the result; the flags only choose (a pick)
+            return Insn("select", 4, text, reads=reads, writes=writes, select=("nzcv",))
+        if flags_read:
             reads = reads + ("nzcv",)
-        return Insn("op", 4, text, reads=reads, writes=writes, select=select)
+        return Insn("op", 4, text, reads=reads, writes=writes)
+
+    def selected(self, insn: Insn, cs: capstone.CsInsn, cpu: Cpu) -> tuple[str, ...]:
+        """The source register a conditional select takes, from the live flags."""
+        regs, _ = self._reg_ops(cs)
+        sources = regs[1:]
+        if len(sources) < 2:
+            return insn.reads
+        nzcv = cpu.get("nzcv") >> 28
+        n, z, c, v = nzcv >> 3 & 1, nzcv >> 2 & 1, nzcv >> 1 & 1, nzcv & 1
+        base = {C.ARM64_CC_EQ: z, C.ARM64_CC_HS: c, C.ARM64_CC_MI: n, C.ARM64_CC_VS: v,
+                C.ARM64_CC_HI: c and not z, C.ARM64_CC_GE: n == v,
+                C.ARM64_CC_GT: not z and n == v, C.ARM64_CC_AL: True}
+        inverse = {C.ARM64_CC_NE: C.ARM64_CC_EQ, C.ARM64_CC_LO: C.ARM64_CC_HS,
+                   C.ARM64_CC_PL: C.ARM64_CC_MI, C.ARM64_CC_VC: C.ARM64_CC_VS,
+                   C.ARM64_CC_LS: C.ARM64_CC_HI, C.ARM64_CC_LT: C.ARM64_CC_GE,
+                   C.ARM64_CC_LE: C.ARM64_CC_GT}
+        cc = cs.cc
+        holds = bool(base[cc]) if cc in base else not base[inverse[cc]]
+        chosen = _canon(sources[0] if holds else sources[1])
+        return (chosen,) if chosen else ()
 
     def execute(self, insn: Insn, cs: capstone.CsInsn, cpu: Cpu) -> None:
         m = cs.mnemonic
@@ -218,8 +240,9 @@ class Arm64MemIsa:
                 data = cpu.taint([rt] if rt else []) | rs_taint.as_pick() | own
                 w = cpu.store(address, size, new, frozenset(wtags) | insn.tags, at, data)
                 cpu.rmw.append((r, w))
-                # success: Rs keeps its own value; the read only chose that (a pick)
-                self._set(cpu, regs[0], value, rs_taint | taint.as_pick())
+                # success: Rs is rewritten with what it held; the read only chose that, and
+                # Rs's old value does not flow (herd7: LB+rel+CAS-ok-{MRs,RsRs}-addr)
+                self._set(cpu, regs[0], value, taint.as_pick())
             else:
                 self._set(cpu, regs[0], value, taint | rs_taint.as_pick())
             return

@@ -69,7 +69,8 @@ class Insn:
 
     kind: `op` (registers only; the emulator runs it), `branch` (a conditional branch), `load`
     and `store` (plain accesses; the emulator runs them and the memory hooks supply values),
-    `atomic` (the ISA's `execute` runs it: AMOs, CAS, LR/SC), `fence`.
+    `atomic` (the ISA's `execute` runs it: AMOs, CAS, LR/SC), `fence`, `select` (a conditional
+    select: the ISA's `selected` says which source flows into the result).
     """
 
     kind: str

@@ -46,6 +46,8 @@ class MemIsa(Protocol):
 
     def execute(self, insn: Insn, cs_insn: capstone.CsInsn, cpu: Cpu) -> None: ...
 
+    def selected(self, insn: Insn, cs_insn: capstone.CsInsn, cpu: Cpu) -> tuple[str, ...]: ...
+
 
 class Cpu:
     """The state of one run of a thread: registers live in Unicorn, taints and events here."""
@@ -211,12 +213,18 @@ class ThreadRunner:
         else:
             if kind == "branch":
                 cpu.ctrl = cpu.ctrl | cpu.taint(insn.reads + insn.select)
+            elif kind == "select":
+                chosen = self.isa.selected(insn, cs_insn, cpu)
             try:
                 self.uc.emu_start(pc, self.end + 0x1000, count=1)
             except unicorn.UcError as err:
                 raise ExecError(f"{self.where(insn)}: the emulator stopped: {err}") from None
             nxt = self.uc.reg_read(self.isa.pc_reg)
-            if kind == "op":
+            if kind == "select":
+                t = cpu.taint(chosen) | cpu.taint(insn.select).as_pick()
+                for w in insn.writes:
+                    cpu.taints[w] = t
+            elif kind == "op":
                 t = cpu.taint(insn.reads) | cpu.taint(insn.select).as_pick()
                 for w in insn.writes:
                     cpu.taints[w] = t
