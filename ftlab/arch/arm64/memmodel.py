@@ -240,9 +240,11 @@ class Arm64MemIsa:
                 data = cpu.taint([rt] if rt else []) | rs_taint.as_pick() | own
                 w = cpu.store(address, size, new, frozenset(wtags) | insn.tags, at, data)
                 cpu.rmw.append((r, w))
-                # success: Rs is rewritten with what it held; the read only chose that, and
-                # Rs's old value does not flow (herd7: LB+rel+CAS-ok-{MRs,RsRs}-addr)
-                self._set(cpu, regs[0], value, taint.as_pick())
+                # success: Rs's old value never flows on, and the read's value flows on as
+                # data only when Rs held a loaded value, a pick otherwise (matched to herd7 on
+                # {LB,MP}+rel+CAS-ok-{MRs,RsRs,bothRs}-addr: an approximation of herd's CAS)
+                out = taint if rs_taint.pick else taint.as_pick()
+                self._set(cpu, regs[0], value, out)
             else:
                 self._set(cpu, regs[0], value, taint | rs_taint.as_pick())
             return
