@@ -152,7 +152,8 @@ def run_parsed(lit: Litmus, fe) -> LitmusResult:
         asm = assemble_thread(fe, tid, lines, symbols, lit.path)
         want = sorted({loc.name for loc in needed if loc.tid == tid})
         runners.append(ThreadRunner(fe.ISA, tid, asm.code, asm.notes,
-                                    {o: t for o, (_, t) in asm.lines.items()}, regs, symbols,
+                                    {o: f"{where}:{no}" for o, (no, _) in asm.lines.items()},
+                                    regs, symbols,
                                     want))
     for (t, name) in lit.reg_init:
         if t >= ntheads:

@@ -151,13 +151,17 @@ class ThreadRunner:
         md = capstone.Cs(isa.cs_arch, isa.cs_mode)
         md.detail = True
         off = 0
+        self.lines = lines  # code offset -> where the instruction came from, for messages
         for insn in md.disasm(code, CODE_BASE):
             index = insn.address - CODE_BASE
-            self.decoded[insn.address] = (isa.decode(insn, notes.get(index, frozenset())), insn)
+            try:
+                decoded = isa.decode(insn, notes.get(index, frozenset()))
+            except ExecError as err:
+                raise ExecError(f"{self._source(insn.address)}{err}") from None
+            self.decoded[insn.address] = (decoded, insn)
             off = index + insn.size
         if off != len(code):
             raise ExecError(f"P{tid}: capstone cannot decode the bytes at offset {off:#x}")
-        self.lines = lines  # code offset -> source text, for messages
         for name, value in init_regs.items():
             self.uc.reg_write(isa.uc_reg(name), value & (2**64 - 1))
         self.uc.reg_write(isa.pc_reg, CODE_BASE)
@@ -165,6 +169,11 @@ class ThreadRunner:
         self.cpu: Cpu | None = None
         self.uc.hook_add(unicorn.UC_HOOK_MEM_READ, self._on_read)
         self.uc.hook_add(unicorn.UC_HOOK_MEM_WRITE, self._on_write)
+
+    def _source(self, pc: int) -> str:
+        """`FILE:LINE: ` of the instruction at pc, when known."""
+        best = max((o for o in self.lines if o <= pc - CODE_BASE), default=None)
+        return f"{self.lines[best]}: " if best is not None else ""
 
     def where(self, insn: Insn | None) -> str:
         return f"P{self.tid} '{insn.text}'" if insn else f"P{self.tid}"
@@ -245,7 +254,12 @@ class ThreadRunner:
             if steps > MAX_STEPS:
                 raise ExecError(f"P{self.tid} runs more than {MAX_STEPS} instructions "
                                 "(loops are not supported)")
-            pc = self._step(cpu, pc)
+            try:
+                pc = self._step(cpu, pc)
+            except ExecError as err:
+                if str(err).startswith(self._source(pc)) or not self._source(pc):
+                    raise
+                raise ExecError(f"{self._source(pc)}{err}") from None
         return cpu
 
     def runs(self, values: dict[int, set[int]]) -> Iterator[ThreadRun]:
