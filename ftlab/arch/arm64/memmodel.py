@@ -293,8 +293,8 @@ class AArch64Model:
         rd = sum(1 << i for i, e in enumerate(ev) if e.kind == "R")
         wr = sum(1 << i for i, e in enumerate(ev) if e.kind == "W")
         mem = rd | wr
-        loc = [sum(1 << j for j, f in enumerate(ev) if f.kind != "F" and f.loc == e.loc)
-               if e.kind != "F" else 0 for e in ev]
+        loc = [sum(1 << j for j, f in enumerate(ev) if f.kind in "RW" and f.loc == e.loc)
+               if e.kind in "RW" else 0 for e in ev]
         po_loc = [po[i] & loc[i] for i in range(n)]
         lrs = [0] * n  # W -> po-later R of the same location with no write in between
         for i, e in enumerate(ev):

@@ -162,8 +162,8 @@ class RvwmoModel:
         wr = sum(1 << i for i, e in enumerate(ev) if e.kind == "W")
         mem = rd | wr
         tag = lambda t: sum(1 << i for i, e in enumerate(ev) if t in e.tags)  # noqa: E731
-        loc = [sum(1 << j for j, f in enumerate(ev) if f.kind != "F" and f.loc == e.loc)
-               if e.kind != "F" else 0 for e in ev]
+        loc = [sum(1 << j for j, f in enumerate(ev) if f.kind in "RW" and f.loc == e.loc)
+               if e.kind in "RW" else 0 for e in ev]
         po_loc = [po[i] & loc[i] for i in range(n)]
 
         def dep(field: str) -> list[int]:

@@ -100,9 +100,9 @@ class _Combo:
         self.po = po
         by_loc: dict[int, int] = {}
         for i, ev in enumerate(events):
-            if ev.kind != "F":
+            if ev.kind in "RW":
                 by_loc[ev.loc] = by_loc.get(ev.loc, 0) | (1 << i)
-        self.loc_mask = [by_loc[ev.loc] if ev.kind != "F" else 0 for ev in events]
+        self.loc_mask = [by_loc[ev.loc] if ev.kind in "RW" else 0 for ev in events]
         self.po_loc = [po[i] & self.loc_mask[i] for i in range(n)]
         self.reads = sum(1 << i for i, ev in enumerate(events) if ev.kind == "R")
         self.writes = sum(1 << i for i, ev in enumerate(events) if ev.kind == "W")

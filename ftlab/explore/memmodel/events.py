@@ -39,7 +39,7 @@ NO_TAINT = Taint()
 
 @dataclass
 class Event:
-    kind: str  # R, W or F
+    kind: str  # R, W, F (fence) or C (cache maintenance of `loc`; -1: all)
     instr: int  # which executed instruction (po index) made it: same-instance checks
     loc: int = -1  # address; -1 for fences
     value: int = 0

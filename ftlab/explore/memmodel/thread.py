@@ -11,7 +11,6 @@ from; they become the addr/data/ctrl dependencies of the events.
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Callable, Iterator
 from typing import Protocol
 
@@ -123,6 +122,12 @@ class Cpu:
                                  pick_ctrl=self.ctrl.pick))
         return eid
 
+    def cache_op(self, tags: frozenset[str], addr: int, addr_taint: Taint) -> None:
+        """DC/IC by address (-1: the whole cache): an event the instruction-fetch model orders."""
+        self.events.append(Event("C", self.instr, addr, tags=tags, addr=addr_taint.data,
+                                 pick_addr=addr_taint.pick, ctrl=self.ctrl.data,
+                                 pick_ctrl=self.ctrl.pick))
+
     def fence(self, tags: frozenset[str]) -> None:
         self.events.append(Event("F", self.instr, tags=tags, ctrl=self.ctrl.data,
                                  pick_ctrl=self.ctrl.pick))
@@ -133,7 +138,11 @@ class ThreadRunner:
 
     def __init__(self, isa: MemIsa, tid: int, code: bytes, notes: dict[int, frozenset[str]],
                  lines: dict[int, str], init_regs: dict[str, int], locations: dict[str, int],
-                 observed: list[str]) -> None:
+                 observed: list[str], image: bytes | None = None,
+                 fetched: frozenset[int] = frozenset()) -> None:
+        """`code` is this thread's, at `thread_base(tid)`; `image` every thread's (threads may
+        call each other's code); a fetch from an address in `fetched` (code the test writes) is
+        a read event whose value is the instruction executed."""
         self.isa = isa
         self.tid = tid
         self.code = code
@@ -141,19 +150,25 @@ class ThreadRunner:
         self.addr_names = {a: n for n, a in locations.items()}
         self.observed = observed
         self.values: dict[int, list[int]] = {}
+        self.fetched = fetched
         self.uc = unicorn.Uc(isa.uc_arch, isa.uc_mode)
-        size = (len(code) + 0xfff) & ~0xfff or 0x1000
+        image = image if image is not None else b"\0" * thread_base(tid) + code
+        self.image = image
+        size = (len(image) + 0xfff) & ~0xfff or 0x1000
         self.uc.mem_map(CODE_BASE, size + 0x1000)
-        self.uc.mem_write(CODE_BASE, code)
+        self.uc.mem_write(CODE_BASE, image)
         self.uc.mem_map(DATA_BASE, max(0x1000, (len(locations) + 1) * LOC_STRIDE + 0xfff) & ~0xfff)
-        self.end = CODE_BASE + len(code)
+        self.start = CODE_BASE + thread_base(tid)
+        self.end = self.start + len(code)
         self.decoded: dict[int, tuple[Insn, capstone.CsInsn]] = {}
         md = capstone.Cs(isa.cs_arch, isa.cs_mode)
         md.detail = True
+        self.md = md
+        self.notes = notes
         off = 0
         self.lines = lines  # code offset -> where the instruction came from, for messages
-        for insn in md.disasm(code, CODE_BASE):
-            index = insn.address - CODE_BASE
+        for insn in md.disasm(code, self.start):
+            index = insn.address - self.start
             try:
                 decoded = isa.decode(insn, notes.get(index, frozenset()))
             except ExecError as err:
@@ -162,9 +177,10 @@ class ThreadRunner:
             off = index + insn.size
         if off != len(code):
             raise ExecError(f"P{tid}: capstone cannot decode the bytes at offset {off:#x}")
+        self.variants: dict[tuple[int, int], tuple[Insn, capstone.CsInsn]] = {}
         for name, value in init_regs.items():
             self.uc.reg_write(isa.uc_reg(name), value & (2**64 - 1))
-        self.uc.reg_write(isa.pc_reg, CODE_BASE)
+        self.uc.reg_write(isa.pc_reg, self.start)
         self.context = self.uc.context_save()
         self.cpu: Cpu | None = None
         self.uc.hook_add(unicorn.UC_HOOK_MEM_READ, self._on_read)
@@ -172,7 +188,7 @@ class ThreadRunner:
 
     def _source(self, pc: int) -> str:
         """`FILE:LINE: ` of the instruction at pc, when known."""
-        best = max((o for o in self.lines if o <= pc - CODE_BASE), default=None)
+        best = max((o for o in self.lines if o <= pc - self.start), default=None)
         return f"{self.lines[best]}: " if best is not None else ""
 
     def where(self, insn: Insn | None) -> str:
@@ -206,10 +222,27 @@ class ThreadRunner:
             raise ExecError(f"{self.where(insn)}: unexpected memory write")
         cpu.store(addr, size, value, insn.tags, cpu.taint(insn.reads), cpu.taint(insn.data))
 
+    def _fetch(self, cpu: Cpu, pc: int) -> tuple[Insn, capstone.CsInsn]:
+        """Fetch from code the test modifies: the instruction is a value read from memory."""
+        value, _, _ = cpu.load(pc, 4, frozenset({"Instr"}), cpu.ctrl.as_pick())
+        key = (pc, value)
+        if key not in self.variants:
+            raw = value.to_bytes(4, "little")
+            found = list(self.md.disasm(raw, pc))
+            if not found:
+                raise ExecError(f"P{self.tid} fetches {value:#010x}, which is no instruction")
+            self.variants[key] = (self.isa.decode(found[0], frozenset()), found[0])
+        self.uc.mem_write(pc, value.to_bytes(4, "little"))
+        self.uc.ctl_remove_cache(pc, pc + 4)
+        return self.variants[key]
+
     def _step(self, cpu: Cpu, pc: int) -> int:
-        entry = self.decoded.get(pc)
+        if pc in self.fetched:
+            entry: tuple[Insn, capstone.CsInsn] | None = self._fetch(cpu, pc)
+        else:
+            entry = self.decoded.get(pc)
         if entry is None:
-            raise ExecError(f"P{self.tid} branches to {pc - CODE_BASE:#x}, outside its code")
+            entry = self._decode_foreign(pc)
         insn, cs_insn = entry
         cpu.cur = insn
         kind = insn.kind
@@ -243,11 +276,26 @@ class ThreadRunner:
         cpu.instr += 1
         return nxt
 
+    def _decode_foreign(self, pc: int) -> tuple[Insn, capstone.CsInsn]:
+        """Code of another thread this one called into (it is in the shared image)."""
+        key = (pc, -1)
+        if key not in self.variants:
+            off = pc - CODE_BASE
+            found = list(self.md.disasm(self.image[off:off + 16], pc, count=1))
+            if not (0 <= off < len(self.image)) or not found:
+                raise ExecError(f"P{self.tid} branches to {pc:#x}, where there is no code")
+            self.variants[key] = (self.isa.decode(found[0], frozenset()), found[0])
+        return self.variants[key]
+
     def run_once(self, prefix: list[int]) -> Cpu:
         self.uc.context_restore(self.context)
+        for pc in self.fetched:  # the original instructions, before any fetch chose another
+            off = pc - CODE_BASE
+            self.uc.mem_write(pc, self.image[off:off + 4])
+            self.uc.ctl_remove_cache(pc, pc + 4)
         cpu = Cpu(self, prefix)
         self.cpu = cpu
-        pc = CODE_BASE
+        pc = self.start
         steps = 0
         while pc != self.end:
             steps += 1
@@ -277,6 +325,11 @@ class ThreadRunner:
             if j < 0:
                 return
             prefix = choices[:j] + [choices[j] + 1]
+
+
+def thread_base(tid: int) -> int:
+    """Where thread tid's code starts, relative to CODE_BASE (one shared image)."""
+    return 0x1000 * tid
 
 
 def all_runs(runners: list[ThreadRunner], init: dict[int, int],
@@ -310,5 +363,3 @@ def all_runs(runners: list[ThreadRunner], init: dict[int, int],
             return per_thread
 
 
-def pack(value: int, size: int) -> bytes:
-    return struct.pack("<Q", value & (2**64 - 1))[:size]
