@@ -46,7 +46,11 @@ def main() -> int:
             expected = read_herd(test.with_suffix(".herd7"))
             try:
                 res = run_litmus(test)
-            except FtlabError as err:
+            except Exception as err:  # noqa: BLE001 - a crash is reported, not fatal
+                if not isinstance(err, FtlabError):
+                    counts["fail"] += 1
+                    print(f"{folder}/{test.stem}: CRASH: {type(err).__name__}: {err}")
+                    continue
                 counts["unsupported"] += 1
                 reason = str(err).split(": ", 1)[-1]
                 reasons[reason.split("'")[0].strip()[:60]] += 1

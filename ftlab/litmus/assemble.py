@@ -28,6 +28,7 @@ class Assembled:
     code: bytes
     lines: dict[int, tuple[int, str]]  # code offset -> (litmus line, source text)
     notes: dict[int, frozenset[str]]  # code offset -> annotations the front-end found
+    labels: dict[str, int]  # the thread's own labels -> code offset
 
 
 def _cache_dir() -> Path:
@@ -114,10 +115,14 @@ def assemble_thread(frontend, tid: int, lines: list[tuple[int, str]], symbols: d
     code = text_sec.data()
     symtab = elf.get_section_by_name(".symtab")
     where = {sym.name: sym["st_value"] for sym in symtab.iter_symbols()}
+    labels = {sym.name: sym["st_value"] for sym in symtab.iter_symbols()
+              if sym.name and not sym.name.startswith(("__ftlab_litmus_", "$"))
+              and sym["st_info"]["type"] in ("STT_NOTYPE", "STT_FUNC")
+              and sym["st_shndx"] not in ("SHN_UNDEF", "SHN_ABS")}
     lines_at: dict[int, tuple[int, str]] = {}
     for mark, no, text, note in marks:
         off = where[mark]
         lines_at[off] = (no, text)
         if note:
             notes[off] = note
-    return Assembled(code, lines_at, notes)
+    return Assembled(code, lines_at, notes, labels)

@@ -68,13 +68,14 @@ class Litmus:
     path: Path
     locations: dict[str, int]  # memory location -> initial value (an int or another location)
     pointer_init: dict[str, str]  # location -> location whose address it holds initially
-    reg_init: dict[tuple[int, str], int | str]  # (thread, register) -> int or location name
+    reg_init: dict[tuple[int, str], int | str | Label | Instr]  # (thread, register) -> value
     threads: list[list[tuple[int, str]]]  # per thread: (source line number, instruction text)
     quantifier: str  # exists, ~exists, forall
     condition: Prop
     observed_extra: list[Loc] = field(default_factory=list)  # `locations [...]`
     filter: Prop | None = None
     condition_line: int = 0
+    code_init: dict[str, Label | Instr] = field(default_factory=dict)  # location -> code value
 
 
 _TYPES = {"int", "uint64_t", "int64_t", "uint32_t", "int32_t", "long", "char", "short",
@@ -94,6 +95,33 @@ def _strip_comments(text: str) -> str:
     return re.sub(r"\(\*.*?\*\)", lambda m: "\n" * m.group(0).count("\n"), text, flags=re.S)
 
 
+@dataclass(frozen=True)
+class Label:
+    """A code address: `P1:L0` or `label:"P1:L0"` (herd's instruction-fetch tests)."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class Instr:
+    """An instruction's encoding as a value: `NOP` or `instr:"B .+12"`."""
+
+    text: str
+
+
+def _code_value(text: str) -> Label | Instr | None:
+    text = text.strip()
+    m = re.fullmatch(r'(?:label:"\s*)?(P\d+:\w+)"?', text)
+    if m:
+        return Label(m.group(1))
+    m = re.fullmatch(r'instr:"([^"]*)"', text)
+    if m:
+        return Instr(m.group(1).strip())
+    if text.upper() == "NOP":
+        return Instr("NOP")
+    return None
+
+
 def _parse_init(body: str, path: Path, line: int, lit: Litmus) -> None:
     for raw in body.split(";"):
         item = raw.strip()
@@ -111,8 +139,17 @@ def _parse_init(body: str, path: Path, line: int, lit: Litmus) -> None:
                 continue
             raise LitmusError(f"{path}:{line}: cannot read init item '{raw.strip()}'")
         left, right = (s.strip() for s in item.split("=", 1))
-        right = right.replace(" ", "")
+        left = left.split()[-1] if left.split() else left  # drop a type herd knows (ins_t)
+        left = left.strip("[]")  # `[x]=...` is `x=...`
         m = re.fullmatch(r"(\d+):(\w+)", left.replace(" ", ""))
+        code = _code_value(right)
+        if code is not None:
+            if m:
+                lit.reg_init[(int(m.group(1)), m.group(2))] = code
+            else:
+                lit.code_init[left] = code
+            continue
+        right = right.replace(" ", "")
         value: int | str | None = _int(right)
         if value is None:
             if not re.fullmatch(r"[A-Za-z_]\w*", right):

@@ -16,12 +16,21 @@ from pathlib import Path
 
 from ftlab.arch import ARCH_NAMES
 from ftlab.explore.memmodel.candidates import outcomes
-from ftlab.explore.memmodel.thread import DATA_BASE, LOC_STRIDE, ThreadRunner, all_runs
+from ftlab.explore.memmodel.thread import (
+    CODE_BASE,
+    DATA_BASE,
+    LOC_STRIDE,
+    ThreadRunner,
+    all_runs,
+    thread_base,
+)
 from ftlab.litmus.assemble import assemble_thread
 from ftlab.litmus.parse import (
     And,
     Atom,
     Const,
+    Instr,
+    Label,
     Litmus,
     LitmusError,
     Loc,
@@ -139,8 +148,55 @@ def run_parsed(lit: Litmus, fe) -> LitmusResult:
                 for n, v in names.items()}
     observed = prop_locs(condition) + [loc for loc in extra if loc not in prop_locs(condition)]
     needed = observed + [loc for loc in prop_locs(filt) if loc not in observed]
+    for (t, name) in lit.reg_init:
+        if t >= ntheads:
+            raise LitmusError(f"{where}: init '{t}:{name}' names thread P{t}, which the test "
+                              "does not have")
+    asms = [assemble_thread(fe, tid, lines, symbols, lit.path)
+            for tid, lines in enumerate(lit.threads)]
+    image = bytearray()
+    labels: dict[str, int] = {}
+    for tid, asm in enumerate(asms):
+        if len(asm.code) > thread_base(1):
+            raise LitmusError(f"{where}: P{tid} is longer than {thread_base(1)} bytes")
+        image += bytes(thread_base(tid) - len(image)) + asm.code
+        for name, off in asm.labels.items():
+            labels[f"P{tid}:{name}"] = CODE_BASE + thread_base(tid) + off
+    encoded: dict[str, int] = {}
+
+    def code_value(value: Label | Instr) -> int:
+        if isinstance(value, Label):
+            if value.name not in labels:
+                raise LitmusError(f"{where}: init names the label '{value.name}', which the "
+                                  "threads do not define")
+            return labels[value.name]
+        if value.text not in encoded:
+            one = assemble_thread(fe, 0, [(lit.condition_line, value.text)], symbols, lit.path)
+            encoded[value.text] = int.from_bytes(one.code[:4], "little")
+        return encoded[value.text]
+
+    # code the test can write: every label it hands to a thread or stores in memory
+    code_locs = {v.name for v in [*lit.reg_init.values(), *lit.code_init.values()]
+                 if isinstance(v, Label)}
+    fetched = frozenset(labels[n] for n in code_locs if n in labels
+                        and labels[n] - CODE_BASE + 4 <= len(image))
+    all_locs = dict(symbols)
+    for name in code_locs:
+        if name in labels:
+            all_locs[name] = labels[name]
+    for addr in fetched:
+        off = addr - CODE_BASE
+        init_mem[addr] = int.from_bytes(image[off:off + 4], "little")
+    for name, value in lit.code_init.items():
+        init_mem[symbols[name]] = code_value(value)
+    model = fe.MODEL
+    if fetched:
+        model = getattr(fe, "IFETCH_MODEL", None)
+        if model is None:
+            raise LitmusError(f"{where}: the test modifies code; instruction fetch is not "
+                              f"modelled for {lit.arch}")
     runners = []
-    for tid, lines in enumerate(lit.threads):
+    for tid, asm in enumerate(asms):
         regs: dict[str, int] = {}
         for (t, name), value in lit.reg_init.items():
             if t != tid:
@@ -148,17 +204,14 @@ def run_parsed(lit: Litmus, fe) -> LitmusResult:
             key = fe.canonical_reg(name)
             if key is None:
                 raise LitmusError(f"{where}: init '{t}:{name}' is not a {lit.arch} register")
-            regs[key] = symbols[value] if isinstance(value, str) else value
-        asm = assemble_thread(fe, tid, lines, symbols, lit.path)
+            if isinstance(value, Label | Instr):
+                regs[key] = code_value(value)
+            else:
+                regs[key] = symbols[value] if isinstance(value, str) else value
         want = sorted({loc.name for loc in needed if loc.tid == tid})
         runners.append(ThreadRunner(fe.ISA, tid, asm.code, asm.notes,
                                     {o: f"{where}:{no}" for o, (no, _) in asm.lines.items()},
-                                    regs, symbols,
-                                    want))
-    for (t, name) in lit.reg_init:
-        if t >= ntheads:
-            raise LitmusError(f"{where}: init '{t}:{name}' names thread P{t}, which the test "
-                              "does not have")
+                                    regs, all_locs, want, bytes(image), fetched))
     per_thread = all_runs(runners, init_mem)
     addr_name = {a: n for n, a in symbols.items()}
 
@@ -166,7 +219,7 @@ def run_parsed(lit: Litmus, fe) -> LitmusResult:
         return addr_name.get(v, str(v))
 
     states: dict[tuple, dict[Loc, int]] = {}
-    for out in outcomes(per_thread, init_mem, fe.MODEL):
+    for out in outcomes(per_thread, init_mem, model):
         state: dict[Loc, int] = {}
         for loc in needed:
             if loc.tid >= 0:
@@ -210,4 +263,4 @@ def run_parsed(lit: Litmus, fe) -> LitmusResult:
     shown_cond = _canon_prop(condition, show_cond_loc)
     pos, neg = (negative, positive) if lit.quantifier == "~exists" else (positive, negative)
     return LitmusResult(lit.name, lit.quantifier, shown_cond, observed, final_states, shown,  # type: ignore[arg-type]
-                        pos, neg, ok, observation, fe.MODEL.name)
+                        pos, neg, ok, observation, model.name)

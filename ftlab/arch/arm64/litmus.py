@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from ftlab.arch.arm64.ifetch import AArch64IfetchModel
 from ftlab.arch.arm64.memmodel import AArch64Model, Arm64MemIsa
 
 HERD_ARCH = "AArch64"
@@ -12,6 +13,7 @@ ASM_PROLOGUE = ".arch armv8.4-a\n"  # LSE atomics (8.1) and LDAPR (8.3)
 CFLAGS: tuple[str, ...] = ()
 ISA = Arm64MemIsa()
 MODEL = AArch64Model()
+IFETCH_MODEL = AArch64IfetchModel()  # tests that write code (herd7 -variant ifetch)
 
 
 def canonical_reg(name: str) -> str | None:

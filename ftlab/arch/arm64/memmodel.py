@@ -109,7 +109,12 @@ class Arm64MemIsa:
             kind = _FENCE.get(insn.op_str.strip())
             if kind is None:
                 raise ExecError(f"unsupported barrier '{text}'")
-            return Insn("fence", 4, text, tags=frozenset({kind}))
+            return Insn("fence", 4, text, tags=frozenset({kind, m}))
+        if m in ("dc", "ic"):
+            op = insn.op_str.split(",")[0].strip()
+            if (m, op) not in (("dc", "cvau"), ("ic", "ivau"), ("ic", "iallu"), ("ic", "ialluis")):
+                raise ExecError(f"unsupported cache maintenance '{text}'")
+            return Insn("atomic", 4, text, reads=keys(regs), tags=frozenset({m.upper()}))
         if m == "isb":
             return Insn("fence", 4, text, tags=frozenset({"ISB"}))
         if m == "nop":
@@ -148,10 +153,12 @@ class Arm64MemIsa:
         if m in _COND_BRANCH or (m.startswith("b.") and m != "b.al"):
             reads = keys(regs) + (("nzcv",) if m.startswith("b.") else ())
             return Insn("branch", 4, text, reads=reads)
-        if m in ("b", "bl", "br", "blr", "ret"):
-            if m != "b":
-                raise ExecError(f"unsupported branch '{text}' (no calls in litmus threads)")
-            return Insn("op", 4, text)
+        if m in ("b", "bl"):
+            return Insn("op", 4, text, writes=("x30",) if m == "bl" else ())
+        if m in ("br", "blr", "ret"):  # the target register decides where: a dependency
+            target = keys(regs) or ("x30",)
+            return Insn("branch", 4, text, reads=target,
+                        writes=("x30",) if m == "blr" else ())
         if m in ("svc", "hvc", "smc", "brk", "hlt", "eret", "wfi", "wfe", "sev", "msr", "mrs"):
             raise ExecError(f"unsupported instruction '{text}'")
         if m in _COMPARE:
@@ -189,6 +196,10 @@ class Arm64MemIsa:
     def execute(self, insn: Insn, cs: capstone.CsInsn, cpu: Cpu) -> None:
         m = cs.mnemonic
         regs, addr_regs = self._reg_ops(cs)
+        if m in ("dc", "ic"):
+            addr = cpu.get(insn.reads[0]) if insn.reads else -1
+            cpu.cache_op(insn.tags, addr, cpu.taint(insn.reads))
+            return
         base = _canon(addr_regs[0])
         assert base is not None
         address = cpu.get(base)

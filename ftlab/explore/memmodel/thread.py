@@ -273,6 +273,9 @@ class ThreadRunner:
             elif kind == "load":
                 for w in insn.writes:
                     cpu.taints[w] = cpu.loaded
+            else:  # a branch's link register holds an address of code: no dependency
+                for w in insn.writes:
+                    cpu.taints[w] = NO_TAINT
         cpu.instr += 1
         return nxt
 
