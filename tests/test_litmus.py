@@ -19,6 +19,12 @@ CASES = [
     ("aarch64", "MP+rel+CAS-addr"),  # CAS result into an address dependency
     ("aarch64", "SB+dmb.sy+rel-acqpc"),  # LDAPR (RCpc) does not order a release before it
     ("aarch64", "2+2W+dmb.sys"),  # coherence against final memory
+    # instruction fetch (herd7 -variant ifetch, CTR_EL0.DIC=0 IDC=0)
+    ("aarch64-ifetch", "MP.FF+dc.cvau-dsb.ish+ic.vau-dsb.ish"),  # no ISB: stale fetch allowed
+    ("aarch64-ifetch", "MP.FF+dc.cvau-dsb.ish+ic.vau-dsb.ish-isb"),  # with ISB: forbidden
+    ("aarch64-ifetch", "coFF"),  # two fetches of one address may see new then old
+    ("aarch64-ifetch", "coFF+cachesync"),  # not after the cache maintenance
+    ("aarch64-ifetch", "SM.B+badcachesync-isb"),  # self-modifying code, maintenance wrong
     ("riscv", "SB"),
     ("riscv", "MP+fence.rw.rw+addr"),
     ("riscv", "ISA-MP-DEP-ADDR-LR-SUCCESS"),  # ~exists, SC result as a dependency
