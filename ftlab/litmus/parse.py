@@ -139,6 +139,7 @@ def _parse_init(body: str, path: Path, line: int, lit: Litmus) -> None:
                 continue
             raise LitmusError(f"{path}:{line}: cannot read init item '{raw.strip()}'")
         left, right = (s.strip() for s in item.split("=", 1))
+        left = re.sub(r"\s*:\s*", ":", left)
         left = left.split()[-1] if left.split() else left  # drop a type herd knows (ins_t)
         left = left.strip("[]")  # `[x]=...` is `x=...`
         m = re.fullmatch(r"(\d+):(\w+)", left.replace(" ", ""))

@@ -50,6 +50,8 @@ def _mask(ev, pred) -> int:
 
 class AArch64IfetchModel:
     name = "ARMv8 instruction fetch (aarch64.cat -variant ifetch, DIC=0 IDC=0, herd7 7.58)"
+    per_location_coherence = True  # for explicit accesses; fetches may see new then old
+    coherence_exempt = "Instr"
 
     def __init__(self) -> None:
         self._facts: dict[int, _Local] = {}

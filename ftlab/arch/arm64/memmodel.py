@@ -296,6 +296,7 @@ class AArch64Model:
     """herd7 7.58 aarch64.cat (see the module docstring)."""
 
     name = "ARMv8 (aarch64.cat, herd7 7.58)"
+    per_location_coherence = True  # the earlier aarch64.cat's "internal" axiom, implied
 
     def local(self, run: ThreadRun) -> list[int]:
         ev = run.events

@@ -153,6 +153,7 @@ class RvwmoModel:
     """riscv.cat (see the module docstring)."""
 
     name = "RVWMO (riscv.cat, herd7 7.58)"
+    per_location_coherence = True  # an axiom of riscv.cat
 
     def local(self, run: ThreadRun) -> list[int]:
         ev = run.events

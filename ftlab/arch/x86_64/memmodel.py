@@ -88,6 +88,7 @@ class X86MemIsa:
 
 class TsoModel:
     name = "x86-TSO (x86tso.cat, herd7 7.58)"
+    per_location_coherence = True  # an axiom of x86tso.cat
 
     def local(self, run: ThreadRun) -> list[int]:
         ev = run.events

@@ -25,6 +25,9 @@ class Model(Protocol):
         """Static ordering among one run's events (local indices), cached per run."""
         ...
 
+    # optional: `per_location_coherence = True` when the axioms imply acyclic(po-loc | rf | co |
+    # fr); `coherence_exempt = TAG` for events they do not cover (instruction fetches)
+
     def allowed(self, cand: Candidate) -> bool: ...
 
 
@@ -130,6 +133,12 @@ class _Combo:
                     if events[w].value & _mask(ev.size) == ev.value]
             self.rf_options.append(opts)
         self.init_ids = {events[i].loc: i for i in range(len(init))}
+        # models whose axioms imply SC per location (on all events but those tagged
+        # `coherence_exempt`) let the enumeration drop incoherent choices location by location
+        self.check_coherence = getattr(model, "per_location_coherence", False)
+        exempt_tag = getattr(model, "coherence_exempt", None)
+        self.exempt = sum(1 << i for i, ev in enumerate(events)
+                          if exempt_tag is not None and exempt_tag in ev.tags)
         self.loc_writes: dict[int, list[int]] = {}
         for i, ev in enumerate(events):
             if ev.kind == "W" and tid[i] >= 0:
@@ -138,33 +147,61 @@ class _Combo:
     def feasible(self) -> bool:
         return all(self.rf_options)
 
+    def _per_location(self, loc: int, exempt: int) -> list[tuple[list[tuple[int, int]], list[int]]]:
+        """The (reads-from pairs, coherence chain) choices for one location, keeping only those
+        coherent there (acyclic po-loc | rf | co | fr over its events but `exempt` ones)."""
+        reads = [(k, r) for k, r in enumerate(self.read_ids) if self.events[r].loc == loc]
+        chains = [[self.init_ids[loc], *order]
+                  for order in itertools.permutations(self.loc_writes.get(loc, []))]
+        out = []
+        n = self.n
+        for pick in itertools.product(*(self.rf_options[k] for k, _ in reads)):
+            pairs = [(r, w) for (_, r), w in zip(reads, pick, strict=True)]
+            for chain in chains:
+                if self.check_coherence:
+                    rel = [self.po_loc[i] & ~exempt if not (exempt >> i) & 1 else 0
+                           for i in range(n)]
+                    later = 0
+                    pos = {}
+                    for w in reversed(chain):
+                        rel[w] |= later & ~exempt
+                        later |= 1 << w
+                        pos[w] = later
+                    for r, w in pairs:
+                        if (exempt >> r) & 1:
+                            continue
+                        rel[w] |= 1 << r
+                        rel[r] |= (pos[w] & ~(1 << w)) & ~exempt
+                    if not R.acyclic(rel):
+                        continue
+                out.append((pairs, chain))
+        return out
+
     def candidates(self) -> Iterator[tuple[Candidate, dict[int, int]]]:
         n = self.n
         locs = sorted(self.init_ids)
-        co_choices = [list(itertools.permutations(self.loc_writes.get(loc, []))) for loc in locs]
-        for rf_pick in itertools.product(*self.rf_options):
+        per_loc = [self._per_location(loc, self.exempt) for loc in locs]
+        for picks in itertools.product(*per_loc):
             rf = [0] * n
             rf_src = [-1] * n
-            for r, w in zip(self.read_ids, rf_pick, strict=True):
-                rf[w] |= 1 << r
-                rf_src[r] = w
-            for co_pick in itertools.product(*co_choices):
-                co = [0] * n
-                final: dict[int, int] = {}
-                for loc, order in zip(locs, co_pick, strict=True):
-                    chain = [self.init_ids[loc], *order]
-                    later = 0
-                    for w in reversed(chain):
-                        co[w] = later
-                        later |= 1 << w
-                    final[loc] = self.events[chain[-1]].value
-                fr = [0] * n
-                for r in self.read_ids:
-                    fr[r] = co[rf_src[r]] & ~(1 << r)
-                cand = Candidate(self.events, self.tid, self.offsets, self.po, self.po_loc,
-                                 self.same, self.reads, self.writes, self.fences, self.rmw,
-                                 self.local, rf, co, fr, rf_src, self.run_keys)
-                yield cand, final
+            co = [0] * n
+            final: dict[int, int] = {}
+            for loc, (pairs, chain) in zip(locs, picks, strict=True):
+                for r, w in pairs:
+                    rf[w] |= 1 << r
+                    rf_src[r] = w
+                later = 0
+                for w in reversed(chain):
+                    co[w] = later
+                    later |= 1 << w
+                final[loc] = self.events[chain[-1]].value
+            fr = [0] * n
+            for r in self.read_ids:
+                fr[r] = co[rf_src[r]] & ~(1 << r)
+            cand = Candidate(self.events, self.tid, self.offsets, self.po, self.po_loc,
+                             self.same, self.reads, self.writes, self.fences, self.rmw,
+                             self.local, rf, co, fr, rf_src, self.run_keys)
+            yield cand, final
 
 
 def _mask(size: int) -> int:
