@@ -103,3 +103,19 @@ def test_bad_input_is_a_clear_error(tmp_path, capsys, text, needle):
     assert main(["litmus", str(path)]) == 1
     err = capsys.readouterr().err
     assert needle in err and "Traceback" not in err
+
+
+SEED_004 = Path(__file__).resolve().parents[1] / "docs" / "seed-004"
+
+
+@pytest.mark.parametrize(("name", "word"), [
+    ("update-0to1-wmb", "Sometimes"),  # store buffering: smp_wmb does not order W -> R
+    ("update-1to0-wmb", "Sometimes"),
+    ("update-0to1-mb", "Never"),  # fence rw,rw + the incoming hart's .aqrl test-and-set
+    ("relaxed-online-mb", "Sometimes"),  # a relaxed AMO leaves the incoming hart's W -> R open
+    ("relaxed-online-mb-fence", "Never"),
+    ("ipi-path", "Never"),
+])
+def test_seed_004_answers(name, word):
+    """The seed 004 shapes (docs/seed-004/README.md): verdicts by RVWMO's rules 4 and 5."""
+    assert run_litmus(SEED_004 / f"{name}.litmus").observation == word
