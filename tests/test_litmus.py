@@ -119,3 +119,43 @@ SEED_004 = Path(__file__).resolve().parents[1] / "docs" / "seed-004"
 def test_seed_004_answers(name, word):
     """The seed 004 shapes (docs/seed-004/README.md): verdicts by RVWMO's rules 4 and 5."""
     assert run_litmus(SEED_004 / f"{name}.litmus").observation == word
+
+
+ATOMICS = {
+    # two increments by exclusives: both succeed only if the second read the first's write
+    "AArch64 ATOM": ("""AArch64 ATOM
+{ 0:X1=x; 1:X1=x; }
+ P0              | P1               ;
+ LDXR W0,[X1]    | LDAXR W0,[X1]    ;
+ ADD W0,W0,#1    | ADD W0,W0,#1     ;
+ STXR W2,W0,[X1] | STLXR W2,W0,[X1] ;
+locations [x;]
+exists (0:X2=0 /\\ 1:X2=0 /\\ x=1)
+""", "Never", 4),
+    # locked instructions are fences on TSO: store buffering is gone
+    "X86 SB+xchgs": ("""X86 SB+xchgs
+{ }
+ P0           | P1           ;
+ MOV EAX,$1   | MOV EAX,$1   ;
+ XCHG [x],EAX | XCHG [y],EAX ;
+ MOV EBX,[y]  | MOV EBX,[x]  ;
+exists (0:EBX=0 /\\ 1:EBX=0)
+""", "Never", 3),
+    "X86 cmpxchg": ("""X86 cmpxchg
+{ 0:ECX=5; 1:ECX=7; }
+ P0                   | P1                   ;
+ MOV EAX,$0           | MOV EAX,$0           ;
+ LOCK CMPXCHG [x],ECX | LOCK CMPXCHG [x],ECX ;
+locations [x;]
+exists (0:EAX=0 /\\ 1:EAX=0)
+""", "Never", 2),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ATOMICS))
+def test_atomics(tmp_path, name):
+    text, word, states = ATOMICS[name]
+    path = tmp_path / "t.litmus"
+    path.write_text(text)
+    result = run_litmus(path)
+    assert (result.observation, len(result.shown)) == (word, states)

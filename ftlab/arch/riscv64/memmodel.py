@@ -31,7 +31,8 @@ from ftlab.explore.memmodel.thread import Cpu, ExecError
 
 _UC = {f"x{i}": getattr(U, f"UC_RISCV_REG_X{i}") for i in range(32)}
 _AMO = {0b00001: lambda a, b: b, 0b00000: lambda a, b: a + b, 0b00100: lambda a, b: a ^ b,
-        0b01100: lambda a, b: a & b, 0b01000: lambda a, b: a | b}
+        0b01100: lambda a, b: a & b, 0b01000: lambda a, b: a | b, 0b11000: min, 0b11100: max}
+_SIGNED_AMO = {0b10000: min, 0b10100: max}
 _LR, _SC = 0b00010, 0b00011
 _LOAD_SIZE = {0: 1, 1: 2, 2: 4, 3: 8, 4: 1, 5: 2, 6: 4}
 _STORE_SIZE = {0: 1, 1: 2, 2: 4, 3: 8}
@@ -92,7 +93,7 @@ class RiscvMemIsa:
             return Insn("fence", 4, text, tags=_fence_tags(w))
         if opcode == 0x2F and f3 in (2, 3):  # AMO (R): rs1 address, rs2 data
             f5 = w >> 27
-            if f5 not in _AMO and f5 not in (_LR, _SC):
+            if f5 not in _AMO and f5 not in _SIGNED_AMO and f5 not in (_LR, _SC):
                 raise ExecError(f"unsupported atomic '{text}'")
             tags = set(note)
             if (w >> 26) & 1:
@@ -136,7 +137,11 @@ class RiscvMemIsa:
             return
         value, taint, r = cpu.load(address, size, frozenset({"AMO"}) | ann, at)
         src = cpu.get(f"x{rs2}") if rs2 else 0
-        new = _AMO[f5](value, src) & ((1 << (8 * size)) - 1)
+        if f5 in _SIGNED_AMO:
+            new = _SIGNED_AMO[f5](_sext(value, size), _sext(src, size)) & ((1 << (8 * size)) - 1)
+        else:
+            new = _AMO[f5](value & ((1 << (8 * size)) - 1), src & ((1 << (8 * size)) - 1))
+            new &= (1 << (8 * size)) - 1
         ev = cpu.store(address, size, new, frozenset({"AMO"}) | ann, at, cpu.taint(insn.data))
         cpu.rmw.append((r, ev))
         set_rd(value, taint | cpu.taint(insn.data))  # herd: rd also depends on rs2

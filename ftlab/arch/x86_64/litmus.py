@@ -45,5 +45,7 @@ def translate(text: str, symbols: dict[str, int]) -> tuple[str, frozenset[str]]:
         return f"dword ptr [{symbols[name]:#x}]"
 
     asm = re.sub(r"\$(-?\w+)", r"\1", text)
+    asm = re.sub(r"^\s*(lock\s*;?\s*)?(\w+)",
+                 lambda m: ("lock " if m.group(1) else "") + m.group(2).lower(), asm, flags=re.I)
     asm = re.sub(r"\[\s*([A-Za-z_]\w*)\s*\]", loc, asm)
     return asm, frozenset()

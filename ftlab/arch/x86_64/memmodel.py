@@ -8,7 +8,8 @@ Sewell et al., CACM 2010) in the axiomatic form of herd7's `x86tso.cat`:
     empty rmw & (fre; coe)                             (atomicity of locked instructions)
 
 where `implied` orders everything across MFENCE and around locked instructions (XCHG with
-memory, LOCK-prefixed read-modify-writes). Store forwarding is the absence of rfi from the
+memory, LOCK-prefixed ADD/SUB/AND/OR/XOR/INC/DEC/XADD/CMPXCHG; a failed CMPXCHG writes nothing,
+and flags are not computed). Store forwarding is the absence of rfi from the
 global order. Dependencies play no part in TSO, so none are needed from the instructions.
 """
 
@@ -40,6 +41,12 @@ for _i in range(8, 16):
 _VIEWS["eflags"] = _VIEWS["rflags"] = "rflags"
 
 
+_LOCKED = {"xchg": None, "xadd": None, "cmpxchg": None,
+           "add": lambda a, b: a + b, "sub": lambda a, b: a - b, "and": lambda a, b: a & b,
+           "or": lambda a, b: a | b, "xor": lambda a, b: a ^ b,
+           "inc": lambda a, b: a + 1, "dec": lambda a, b: a - 1}
+
+
 def _canon(names) -> tuple[str, ...]:
     return tuple(dict.fromkeys(_VIEWS[n] for n in names if n in _VIEWS))
 
@@ -57,7 +64,7 @@ class X86MemIsa:
         return _UC[name]
 
     def decode(self, insn: capstone.CsInsn, note: frozenset[str]) -> Insn:
-        m = insn.mnemonic
+        m = insn.mnemonic.removeprefix("lock ")
         text = f"{m} {insn.op_str}".strip()
         if m in ("mfence", "lfence", "sfence"):
             return Insn("fence", insn.size, text, tags=frozenset({m.upper()}))
@@ -69,7 +76,11 @@ class X86MemIsa:
             addr = _canon(insn.reg_name(r) for r in (mem[0].mem.base, mem[0].mem.index) if r)
             locked = m.startswith("xchg") or insn.prefix[0] == C.X86_PREFIX_LOCK
             if locked:
-                raise ExecError(f"unsupported locked instruction '{text}'")
+                if m not in _LOCKED:
+                    raise ExecError(f"unsupported locked instruction '{text}'")
+                data = tuple(r for r in reads if r not in addr)
+                return Insn("atomic", insn.size, text, reads=addr, data=data, writes=writes,
+                            tags=frozenset({"X"}) | note)
             if m != "mov":
                 raise ExecError(f"unsupported memory instruction '{text}' (only MOV)")
             if insn.operands[0].type == C.X86_OP_MEM:
@@ -83,7 +94,39 @@ class X86MemIsa:
         return Insn("op", insn.size, text, reads=reads, writes=writes)
 
     def execute(self, insn: Insn, cs: capstone.CsInsn, cpu: Cpu) -> None:
-        raise ExecError(f"unsupported instruction '{insn.text}'")
+        """A locked read-modify-write: one read and one write, atomic and fully fenced. Flags
+        are not computed (no litmus condition reads them)."""
+        m = cs.mnemonic.removeprefix("lock ")
+        mem = next(op for op in cs.operands if op.type == C.X86_OP_MEM)
+        address = mem.mem.disp
+        for reg, scale in ((mem.mem.base, 1), (mem.mem.index, mem.mem.scale)):
+            if reg:
+                address += scale * cpu.get(_VIEWS[cs.reg_name(reg)])
+        size = mem.size
+        mask = (1 << (8 * size)) - 1
+        other = [op for op in cs.operands if op.type != C.X86_OP_MEM]
+        src_reg = _VIEWS.get(cs.reg_name(other[0].reg)) if other and other[0].type == C.X86_OP_REG \
+            else None
+        src = (cpu.get(src_reg) if src_reg else other[0].imm if other else 0) & mask
+        src_taint = cpu.taint([src_reg] if src_reg else [])
+        at = cpu.taint(insn.reads)
+        value, taint, r = cpu.load(address, size, insn.tags, at)
+        new: int | None
+        if m == "xchg":
+            new = src
+        elif m == "cmpxchg":
+            new = src if value == cpu.get("rax") & mask else None
+        elif m == "xadd":
+            new = value + src
+        else:
+            new = _LOCKED[m](value, src)
+        if new is not None:
+            w = cpu.store(address, size, new & mask, insn.tags, at, src_taint)
+            cpu.rmw.append((r, w))
+        if m in ("xchg", "xadd") and src_reg:
+            cpu.set(src_reg, value, taint)
+        elif m == "cmpxchg" and new is None:
+            cpu.set("rax", value, taint)
 
 
 class TsoModel:
@@ -104,7 +147,9 @@ class TsoModel:
             if e.kind == "F" and "MFENCE" in e.tags:
                 for i in R.bits(((1 << f) - 1) & mem):
                     ppo[i] |= po[f] & mem
-        return ppo
+        locked = sum(1 << i for i, e in enumerate(ev) if "X" in e.tags)
+        # implied: [W]; po; [X] | [X]; po; [R]  (locked instructions act as fences)
+        return R.union(ppo, R.restrict(po, wr, locked), R.restrict(po, locked, rd))
 
     def allowed(self, c: Candidate) -> bool:
         if not coherence_ok(c) or not atomic_ok(c):
