@@ -36,7 +36,7 @@ def read_herd(path: str | Path) -> HerdOutput:
         if m:
             count = int(m.group(1))
             states = {parse_state(s) for s in lines[i + 1:i + 1 + count]}
-            ok = lines[i + 1 + count].strip() == "Ok"
+            ok = lines[i + 1 + count].strip().endswith("Ok")  # also "Loop Ok"
         m = re.match(r"Observation \S+ (\w+)", line)
         if m:
             observation = m.group(1)

@@ -24,6 +24,7 @@ CODE_BASE = 0x10000
 DATA_BASE = 0x200000
 LOC_STRIDE = 0x100
 MAX_STEPS = 400
+UNROLL = 2  # a backward branch is taken at most this often per run (herd7's -unroll default)
 
 
 class ExecError(FtlabError):
@@ -65,6 +66,7 @@ class Cpu:
         self.reservation: tuple[int, int, Taint] | None = None  # (read event, address, taint)
         self.loaded = NO_TAINT
         self.cur: Insn | None = None
+        self.cut = False  # stopped in a loop past the unrolling bound: not an execution
 
     # -- choices, replayed from the prefix then first option first
     def choose(self, n: int) -> int:
@@ -156,6 +158,7 @@ class ThreadRunner:
         self.image = image
         size = (len(image) + 0xfff) & ~0xfff or 0x1000
         self.uc.mem_map(CODE_BASE, size + 0x1000)
+        self.stop = CODE_BASE + size + 0x800  # an `until` for emu_start that no code reaches
         self.uc.mem_write(CODE_BASE, image)
         self.uc.mem_map(DATA_BASE, max(0x1000, (len(locations) + 1) * LOC_STRIDE + 0xfff) & ~0xfff)
         self.start = CODE_BASE + thread_base(tid)
@@ -258,7 +261,7 @@ class ThreadRunner:
             elif kind == "select":
                 chosen = self.isa.selected(insn, cs_insn, cpu)
             try:
-                self.uc.emu_start(pc, self.end + 0x1000, count=1)
+                self.uc.emu_start(pc, self.stop, count=1)
             except unicorn.UcError as err:
                 raise ExecError(f"{self.where(insn)}: the emulator stopped: {err}") from None
             nxt = self.uc.reg_read(self.isa.pc_reg)
@@ -300,17 +303,24 @@ class ThreadRunner:
         self.cpu = cpu
         pc = self.start
         steps = 0
+        back: dict[int, int] = {}
         while pc != self.end:
             steps += 1
             if steps > MAX_STEPS:
-                raise ExecError(f"P{self.tid} runs more than {MAX_STEPS} instructions "
-                                "(loops are not supported)")
+                raise ExecError(f"P{self.tid} runs more than {MAX_STEPS} instructions")
             try:
-                pc = self._step(cpu, pc)
+                nxt = self._step(cpu, pc)
             except ExecError as err:
                 if str(err).startswith(self._source(pc)) or not self._source(pc):
                     raise
                 raise ExecError(f"{self._source(pc)}{err}") from None
+            same_code = (nxt - CODE_BASE) // thread_base(1) == (pc - CODE_BASE) // thread_base(1)
+            if nxt <= pc and same_code:  # a loop: unrolled UNROLL times, then cut (as herd7)
+                back[pc] = back.get(pc, 0) + 1
+                if back[pc] > UNROLL:
+                    cpu.cut = True
+                    return cpu
+            pc = nxt
         return cpu
 
     def runs(self, values: dict[int, set[int]]) -> Iterator[ThreadRun]:
@@ -318,8 +328,9 @@ class ThreadRunner:
         prefix: list[int] = []
         while True:
             cpu = self.run_once(prefix)
-            regs = {name: self.uc.reg_read(self.isa.uc_reg(name)) for name in self.observed}
-            yield ThreadRun(cpu.events, cpu.rmw, regs)
+            if not cpu.cut:
+                regs = {name: self.uc.reg_read(self.isa.uc_reg(name)) for name in self.observed}
+                yield ThreadRun(cpu.events, cpu.rmw, regs)
             # next choice sequence: bump the last choice that has an untried option
             choices, arity = cpu.choices, cpu.arity
             j = len(choices) - 1
