@@ -195,6 +195,7 @@ def run_parsed(lit: Litmus, fe) -> LitmusResult:
         if model is None:
             raise LitmusError(f"{where}: the test modifies code; instruction fetch is not "
                               f"modelled for {lit.arch}")
+    ends = frozenset(CODE_BASE + thread_base(t) + len(a.code) for t, a in enumerate(asms))
     runners = []
     for tid, asm in enumerate(asms):
         regs: dict[str, int] = {}
@@ -211,7 +212,7 @@ def run_parsed(lit: Litmus, fe) -> LitmusResult:
         want = sorted({loc.name for loc in needed if loc.tid == tid})
         runners.append(ThreadRunner(fe.ISA, tid, asm.code, asm.notes,
                                     {o: f"{where}:{no}" for o, (no, _) in asm.lines.items()},
-                                    regs, all_locs, want, bytes(image), fetched))
+                                    regs, all_locs, want, bytes(image), fetched, ends))
     per_thread = all_runs(runners, init_mem)
     addr_name = {a: n for n, a in symbols.items()}
 

@@ -141,7 +141,7 @@ class ThreadRunner:
     def __init__(self, isa: MemIsa, tid: int, code: bytes, notes: dict[int, frozenset[str]],
                  lines: dict[int, str], init_regs: dict[str, int], locations: dict[str, int],
                  observed: list[str], image: bytes | None = None,
-                 fetched: frozenset[int] = frozenset()) -> None:
+                 fetched: frozenset[int] = frozenset(), ends: frozenset[int] = frozenset()) -> None:
         """`code` is this thread's, at `thread_base(tid)`; `image` every thread's (threads may
         call each other's code); a fetch from an address in `fetched` (code the test writes) is
         a read event whose value is the instruction executed."""
@@ -163,6 +163,8 @@ class ThreadRunner:
         self.uc.mem_map(DATA_BASE, max(0x1000, (len(locations) + 1) * LOC_STRIDE + 0xfff) & ~0xfff)
         self.start = CODE_BASE + thread_base(tid)
         self.end = self.start + len(code)
+        # falling off the end of any thread's code (after a branch into it) ends the thread
+        self.ends = ends | {self.end}
         self.decoded: dict[int, tuple[Insn, capstone.CsInsn]] = {}
         md = capstone.Cs(isa.cs_arch, isa.cs_mode)
         md.detail = True
@@ -304,7 +306,7 @@ class ThreadRunner:
         pc = self.start
         steps = 0
         back: dict[int, int] = {}
-        while pc != self.end:
+        while pc not in self.ends:
             steps += 1
             if steps > MAX_STEPS:
                 raise ExecError(f"P{self.tid} runs more than {MAX_STEPS} instructions")
