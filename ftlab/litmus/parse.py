@@ -176,7 +176,7 @@ class _PropParser:
     def __init__(self, text: str, where: str) -> None:
         spaced = text.replace("/\\", " /\\ ").replace("\\/", " \\/ ")
         spaced = re.sub(r"(\d+)\s*:\s*(?=\w)", r"\1:", spaced)  # `0: X3` is `0:X3`
-        self.toks = re.findall(r"/\\|\\/|~|\(|\)|!=|=|[\w:.\[\]-]+", spaced)
+        self.toks = re.findall(r"/\\|\\/|~|\(|\)|!=|<>|=|[\w:.\[\]-]+", spaced)
         self.pos = 0
         self.where = where
 
@@ -228,12 +228,12 @@ class _PropParser:
             return Const(tok == "true")
         left = self.take()
         op = self.take()
-        if op not in ("=", "!="):
+        if op not in ("=", "!=", "<>"):
             raise self._err(f"expected '=' after '{left}'")
         right = self.take()
         value: int | str = _int(right) if _int(right) is not None else right  # type: ignore[assignment]
         atom = Atom(parse_loc(left, self.where), value)
-        return Not(atom) if op == "!=" else atom
+        return Not(atom) if op in ("!=", "<>") else atom
 
 
 def parse_loc(text: str, where: str) -> Loc:

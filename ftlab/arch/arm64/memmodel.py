@@ -3,7 +3,8 @@
 Model: herd7 7.58's `aarch64.cat` (the Arm ARM's B2.3 in cat form; Pulte, Flur, Deacon, French,
 Sarkar, Sewell, "Simplifying ARM concurrency", POPL 2018; Deacon and Alglave's later revisions
 with local-read/write successors and pick dependencies), restricted to what data litmus tests
-use (no VMSA, MTE, instruction fetch, mixed sizes):
+use (no VMSA, MTE, instruction fetch, mixed sizes); DSB is DMB plus DSB-ob (a DSB ST also
+orders earlier writes before later reads):
 
     ob = (lob | pick-lob | Exp-haz-ob | rfe | coe | fre)+,   irreflexive ob   (external)
     lob = (dob | pob | aob | bob | lwfs | IFB-ob)+
@@ -11,8 +12,8 @@ use (no VMSA, MTE, instruction fetch, mixed sizes):
 
 Dependencies come from the executed instructions: register taints through capstone's operand
 list (register roles by operand position, flags from its access sets), and through memory along
-`lrs` (aarch64deps.cat's dtrm). DMB and DSB are the same barrier (herd's own restriction: litmus
-tests cannot tell them apart), and every shareability domain is the inner-shareable one.
+`lrs` (aarch64deps.cat's dtrm). Every shareability domain is the inner-shareable one (herd's
+own restriction).
 Approximations: the status result of a store-exclusive never carries a dependency (as
 `[~range(lxsx)]; rf-reg`); CAS compares and then writes in one step, with its intrinsic ordering
 taken as the rmw pair (iico_order is folded into aob).
@@ -220,7 +221,7 @@ class Arm64MemIsa:
             status = regs[0]
             res = cpu.reservation
             cpu.reservation = None
-            if res is None or cpu.choose(2) == 1:
+            if res is None or res[1] != address or cpu.choose(2) == 1:  # herd7: L020
                 self._set(cpu, status, 1, NO_TAINT)
                 return
             tags = frozenset({"X"} | ({"L"} if m.startswith("stl") else set())) | insn.tags
@@ -359,6 +360,10 @@ class AArch64Model:
                       R.restrict(po, rel, acq),
                       R.restrict(po, acq | acqpc, mem),
                       R.restrict(po, mem, rel))
+        # DSB-ob (aarch64hwreqs.cat): a DSB ST orders earlier writes before everything after
+        # it, where a DMB ST orders them before later writes only
+        dsb_st = [i for i in fence("st") if "dsb" in ev[i].tags]
+        bob = R.union(bob, after_fence(dsb_st, wr, mem))
         lwfs = R.restrict(po_loc, mem, wr)
         ifb = [0] * n
         for f in isb:
