@@ -159,3 +159,33 @@ def test_atomics(tmp_path, name):
     path.write_text(text)
     result = run_litmus(path)
     assert (result.observation, len(result.shown)) == (word, states)
+
+
+LOOPS = """AArch64 loops
+{ uint64_t 0:X5; 0:X3=x; }
+ P0           ;
+ MOV W0,#10   ;
+ MOV W1,#0    ;
+L0:           ;
+ ADD W1,W1,#1 ;
+ SUB W0,W0,#1 ;
+ CBNZ W0,L0   ;
+ MOV X5,#-1   ;
+ LDR W2,[X3]  ;
+L1:           ;
+ CBZ W2,L1    ;
+exists (0:X1=10 /\\ 0:X5=-1)
+"""
+
+
+def test_loops_and_types(tmp_path):
+    """A loop on constants runs out (10 iterations); one on a loaded value is unrolled, and the
+    runs that would spin forever are cut, as herd7 does: no final state is left. X5 is declared
+    uint64_t, so -1 reads as 2^64-1 on both sides of the comparison."""
+    path = tmp_path / "t.litmus"
+    path.write_text(LOOPS)
+    assert run_litmus(path).shown == []
+    path.write_text(LOOPS.replace("LDR W2,[X3]", "MOV W2,#1 "))
+    result = run_litmus(path)
+    assert result.shown == ["0:X1=10; 0:X5=18446744073709551615;"]
+    assert result.observation == "Always"

@@ -76,6 +76,7 @@ class Litmus:
     filter: Prop | None = None
     condition_line: int = 0
     code_init: dict[str, Label | Instr] = field(default_factory=dict)  # location -> code value
+    types: dict[tuple[int, str], str] = field(default_factory=dict)  # declared C types, for display
 
 
 _TYPES = {"int", "uint64_t", "int64_t", "uint32_t", "int32_t", "long", "char", "short",
@@ -127,10 +128,17 @@ def _parse_init(body: str, path: Path, line: int, lit: Litmus) -> None:
         item = raw.strip()
         if not item:
             continue
+        pointer = "*" in item
         words = item.replace("*", " ").split()
+        declared = []
         while words and words[0] in _TYPES:
-            words.pop(0)
+            declared.append(words.pop(0))
         item = " ".join(words).replace("&", "")
+        if declared and not pointer and words:
+            name = re.sub(r"\s*:\s*", ":", item.split("=")[0]).strip()
+            reg = re.fullmatch(r"(\d+):(\w+)", name)
+            key = (int(reg.group(1)), reg.group(2)) if reg else (-1, name)
+            lit.types[key] = " ".join(declared)
         if "=" not in item:
             if re.fullmatch(r"\d+:\w+", item.replace(" ", "")):
                 continue  # a register's type only (`uint64_t 0:x7`): nothing to initialise

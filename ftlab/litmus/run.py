@@ -105,9 +105,42 @@ def _canon_prop(prop: Prop | None, canon) -> Prop | None:
     return And(args) if isinstance(prop, And) else Or(args)  # type: ignore[arg-type]
 
 
+def _typed(prop: Prop | None, ctype) -> Prop | None:
+    """Integer literals of a condition, read as the type of what they are compared with."""
+    if prop is None or isinstance(prop, Const):
+        return prop
+    if isinstance(prop, Atom):
+        if isinstance(prop.value, int):
+            return Atom(prop.loc, as_type(prop.value, ctype(prop.loc)))
+        return prop
+    if isinstance(prop, Not):
+        return Not(_typed(prop.arg, ctype))  # type: ignore[arg-type]
+    args = tuple(_typed(a, ctype) for a in prop.args)
+    return And(args) if isinstance(prop, And) else Or(args)  # type: ignore[arg-type]
+
+
 def _signed(value: int, bits: int = 64) -> int:
     value &= (1 << bits) - 1
     return value - (1 << bits) if value >> (bits - 1) else value
+
+
+_TYPE_BITS = {"char": (8, True), "int8_t": (8, True), "uint8_t": (8, False),
+              "short": (16, True), "int16_t": (16, True), "uint16_t": (16, False),
+              "int": (32, True), "int32_t": (32, True), "uint32_t": (32, False),
+              "unsigned": (32, False), "unsigned int": (32, False),
+              "long": (64, True), "int64_t": (64, True), "uint64_t": (64, False),
+              "intptr_t": (64, True), "unsigned long": (64, False)}
+
+
+def as_type(value: int, ctype: str | None) -> int:
+    """A value as herd7 prints it: by the declared C type; undeclared, herd's `int` when it
+    fits in 32 bits, a signed 64-bit value otherwise."""
+    value &= (1 << 64) - 1
+    if ctype in _TYPE_BITS:
+        bits, signed = _TYPE_BITS[ctype]
+        value &= (1 << bits) - 1
+        return _signed(value, bits) if signed else value
+    return _signed(value, 32) if value < (1 << 32) else _signed(value, 64)
 
 
 def run_litmus(path: str | Path) -> LitmusResult:
@@ -131,8 +164,21 @@ def run_parsed(lit: Litmus, fe) -> LitmusResult:
             raise LitmusError(f"{where}: '{loc.herd()}' is not a {lit.arch} register")
         return Loc(loc.tid, key)
 
-    condition = _canon_prop(lit.condition, canon)
-    filt = _canon_prop(lit.filter, canon)
+    types: dict[Loc, str] = {}
+    for (t, name), ctype_name in lit.types.items():
+        if t < 0:
+            types[Loc(-1, name)] = ctype_name
+        elif fe.canonical_reg(name):
+            types[Loc(t, fe.canonical_reg(name))] = ctype_name
+
+    def ctype(loc: Loc) -> str | None:
+        return types.get(loc)
+
+    def canon_atom(loc: Loc) -> Loc:
+        return canon(loc)
+
+    condition = _typed(_canon_prop(lit.condition, canon_atom), ctype)
+    filt = _typed(_canon_prop(lit.filter, canon_atom), ctype)
     extra = [canon(loc) for loc in lit.observed_extra]
     # every memory location: init, condition, locations, and the ones the code names
     names = dict(lit.locations)
@@ -144,7 +190,8 @@ def run_parsed(lit: Litmus, fe) -> LitmusResult:
             for name in fe.locations_in(text):
                 names.setdefault(name, 0)
     symbols = {name: DATA_BASE + LOC_STRIDE * i for i, name in enumerate(sorted(names))}
-    init_mem = {symbols[n]: (symbols[lit.pointer_init[n]] if n in lit.pointer_init else v)
+    init_mem = {symbols[n]: (symbols[lit.pointer_init[n]] if n in lit.pointer_init
+                             else v & (2**64 - 1))
                 for n, v in names.items()}
     observed = prop_locs(condition) + [loc for loc in extra if loc not in prop_locs(condition)]
     needed = observed + [loc for loc in prop_locs(filt) if loc not in observed]
@@ -224,10 +271,10 @@ def run_parsed(lit: Litmus, fe) -> LitmusResult:
         state: dict[Loc, int] = {}
         for loc in needed:
             if loc.tid >= 0:
-                state[loc] = _signed(out.runs[loc.tid].regs[loc.name])
+                state[loc] = as_type(out.runs[loc.tid].regs[loc.name], ctype(loc))
             else:
                 v = out.final_mem[symbols[loc.name]]
-                state[loc] = v if v in addr_name else _signed(v, 64 if v >> 32 else 32)
+                state[loc] = v if v in addr_name else as_type(v, ctype(loc))
         if filt is not None and not evaluate(filt, state, symbols):
             continue
         key = tuple(state[loc] for loc in observed)

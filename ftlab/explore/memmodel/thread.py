@@ -67,6 +67,7 @@ class Cpu:
         self.loaded = NO_TAINT
         self.cur: Insn | None = None
         self.cut = False  # stopped in a loop past the unrolling bound: not an execution
+        self.branch_on_load = False  # the last conditional branch depended on a load
 
     # -- choices, replayed from the prefix then first option first
     def choose(self, n: int) -> int:
@@ -259,7 +260,9 @@ class ThreadRunner:
             nxt = pc + insn.size
         else:
             if kind == "branch":
-                cpu.ctrl = cpu.ctrl | cpu.taint(insn.reads + insn.select)
+                decided_by = cpu.taint(insn.reads + insn.select)
+                cpu.branch_on_load = bool(decided_by.pick) or bool(cpu.choices)
+                cpu.ctrl = cpu.ctrl | decided_by
             elif kind == "select":
                 chosen = self.isa.selected(insn, cs_insn, cpu)
             try:
@@ -317,7 +320,10 @@ class ThreadRunner:
                     raise
                 raise ExecError(f"{self._source(pc)}{err}") from None
             same_code = (nxt - CODE_BASE) // thread_base(1) == (pc - CODE_BASE) // thread_base(1)
-            if nxt <= pc and same_code:  # a loop: unrolled UNROLL times, then cut (as herd7)
+            # a loop is unrolled UNROLL times, then cut (as herd7), unless a conditional branch
+            # on constants closes it: that one runs to its end (MAX_STEPS bounds it)
+            if nxt <= pc and same_code and (cpu.cur is None or cpu.cur.kind != "branch"
+                                            or cpu.branch_on_load):
                 back[pc] = back.get(pc, 0) + 1
                 if back[pc] > UNROLL:
                     cpu.cut = True
