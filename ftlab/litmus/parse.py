@@ -80,7 +80,8 @@ class Litmus:
 
 
 _TYPES = {"int", "uint64_t", "int64_t", "uint32_t", "int32_t", "long", "char", "short",
-          "unsigned", "signed", "int8_t", "uint8_t", "int16_t", "uint16_t", "intptr_t"}
+          "unsigned", "signed", "int8_t", "uint8_t", "int16_t", "uint16_t", "intptr_t",
+          "ins_t"}
 _QUANT = re.compile(r"^\s*(~\s*exists|exists|forall)\b")
 
 
@@ -284,6 +285,9 @@ def parse_litmus(path: str | Path) -> Litmus:
         raise LitmusError(f"{path}: no thread table after the init block")
     head_no = rest_line + i + 1
     heads = [c.strip() for c in rest[i].strip().rstrip(";").split("|")]
+    if any(re.fullmatch(r"P\d+\.F", h) for h in heads):
+        raise LitmusError(f"{path}:{head_no}: exception handler threads ({', '.join(heads)}) "
+                          "are not supported")
     if not all(re.fullmatch(r"P\d+", h) for h in heads):
         raise LitmusError(f"{path}:{head_no}: expected thread names 'P0 | P1 ...;'")
     lit.threads = [[] for _ in heads]

@@ -25,7 +25,7 @@ from __future__ import annotations
 import itertools
 
 from ftlab.explore.memmodel import relations as R
-from ftlab.explore.memmodel.candidates import Candidate
+from ftlab.explore.memmodel.candidates import Candidate, LocalOrder
 from ftlab.explore.memmodel.events import ThreadRun
 
 
@@ -53,10 +53,7 @@ class AArch64IfetchModel:
     per_location_coherence = True  # for explicit accesses; fetches may see new then old
     coherence_exempt = "Instr"
 
-    def __init__(self) -> None:
-        self._facts: dict[int, _Local] = {}
-
-    def local(self, run: ThreadRun) -> list[int]:
+    def local(self, run: ThreadRun) -> LocalOrder:
         ev = run.events
         n = len(ev)
         full = (1 << n) - 1
@@ -149,12 +146,11 @@ class AArch64IfetchModel:
             if later:
                 cic |= 1 << i
                 dsb_after[i] = po[later[0]] & not_fetch
-        self._facts[id(run)] = _Local(hw, cic, fetch, dc, ic, mem, dsb_after, ic_all)
-        return hw
+        return LocalOrder(hw, _Local(hw, cic, fetch, dc, ic, mem, dsb_after, ic_all))
 
     def allowed(self, c: Candidate) -> bool:
         n = len(c.events)
-        facts = [self._facts[k] for k in c.run_keys]
+        facts = [local.facts for local in c.locals]
         exp = fetch = dc = ic = cic = ic_all = 0
         dsb_after = [0] * n
         for base, f in zip(c.offsets, facts, strict=True):

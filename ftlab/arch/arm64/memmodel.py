@@ -27,7 +27,7 @@ from capstone import arm64_const as C
 from unicorn import arm64_const as A
 
 from ftlab.explore.memmodel import relations as R
-from ftlab.explore.memmodel.candidates import Candidate
+from ftlab.explore.memmodel.candidates import Candidate, LocalOrder
 from ftlab.explore.memmodel.events import NO_TAINT, Insn, Taint, ThreadRun
 from ftlab.explore.memmodel.thread import Cpu, ExecError
 
@@ -299,7 +299,7 @@ class AArch64Model:
     name = "ARMv8 (aarch64.cat, herd7 7.58)"
     per_location_coherence = True  # the earlier aarch64.cat's "internal" axiom, implied
 
-    def local(self, run: ThreadRun) -> list[int]:
+    def local(self, run: ThreadRun) -> LocalOrder:
         ev = run.events
         n = len(ev)
         po = [((1 << n) - 1) & ~((1 << (i + 1)) - 1) for i in range(n)]
@@ -376,7 +376,7 @@ class AArch64Model:
         lob = R.closure(R.union(dob, pob, aob, bob, lwfs, ifb))
         pick_dep = R.union(p_addr, p_data, p_ctrl)
         pick_lob = R.restrict(R.seq(pick_dep, lob), rd, wr)
-        return R.closure(R.union(lob, pick_lob))
+        return LocalOrder(R.closure(R.union(lob, pick_lob)))
 
     def allowed(self, c: Candidate) -> bool:
         n = len(c.events)

@@ -25,7 +25,7 @@ import unicorn
 from unicorn import riscv_const as U
 
 from ftlab.explore.memmodel import relations as R
-from ftlab.explore.memmodel.candidates import Candidate, atomic_ok, coherence_ok
+from ftlab.explore.memmodel.candidates import Candidate, LocalOrder, atomic_ok, coherence_ok
 from ftlab.explore.memmodel.events import NO_TAINT, Insn, Taint, ThreadRun
 from ftlab.explore.memmodel.thread import Cpu, ExecError
 
@@ -160,7 +160,7 @@ class RvwmoModel:
     name = "RVWMO (riscv.cat, herd7 7.58)"
     per_location_coherence = True  # an axiom of riscv.cat
 
-    def local(self, run: ThreadRun) -> list[int]:
+    def local(self, run: ThreadRun) -> LocalOrder:
         ev = run.events
         n = len(ev)
         po = [((1 << n) - 1) & ~((1 << (i + 1)) - 1) for i in range(n)]
@@ -220,11 +220,7 @@ class RvwmoModel:
                 if ev[j].kind == "R" and ev[j].loc == ev[i].loc:
                     r2[i] |= 1 << j
         # rule 12's static part: (addr | data) into a write
-        self._extra[id(run)] = (r2, R.restrict(R.union(addr, data), mem, wr))
-        return ppo
-
-    def __init__(self) -> None:
-        self._extra: dict[int, tuple[list[int], list[int]]] = {}
+        return LocalOrder(ppo, (r2, R.restrict(R.union(addr, data), mem, wr)))
 
     def allowed(self, c: Candidate) -> bool:
         if not coherence_ok(c) or not atomic_ok(c):
@@ -234,8 +230,8 @@ class RvwmoModel:
         rfi = c.internal(c.rf)
         amo_sc = c.tagged("AMO") | c.tagged("SC")
         # the per-run static parts of rules 2 and 12, lifted; rule 3 from rf
-        for base, run_events in _runs_of(c):
-            r2, dep_w = self._extra[run_events]
+        for base, local in zip(c.offsets, c.locals, strict=True):
+            r2, dep_w = local.facts
             for i, succ in enumerate(r2):
                 g = base + i
                 for j in R.bits(succ << base):
@@ -249,6 +245,3 @@ class RvwmoModel:
         rfe = c.external(c.rf)
         return R.acyclic(R.union(c.co, rfe, c.fr, c.local, extra))
 
-
-def _runs_of(c: Candidate):
-    return [(base, key) for base, key in zip(c.offsets, c.run_keys, strict=True)]

@@ -21,7 +21,7 @@ from capstone import x86_const as C
 from unicorn import x86_const as U
 
 from ftlab.explore.memmodel import relations as R
-from ftlab.explore.memmodel.candidates import Candidate, atomic_ok, coherence_ok
+from ftlab.explore.memmodel.candidates import Candidate, LocalOrder, atomic_ok, coherence_ok
 from ftlab.explore.memmodel.events import Insn, ThreadRun
 from ftlab.explore.memmodel.thread import Cpu, ExecError
 
@@ -133,7 +133,7 @@ class TsoModel:
     name = "x86-TSO (x86tso.cat, herd7 7.58)"
     per_location_coherence = True  # an axiom of x86tso.cat
 
-    def local(self, run: ThreadRun) -> list[int]:
+    def local(self, run: ThreadRun) -> LocalOrder:
         ev = run.events
         n = len(ev)
         po = [((1 << n) - 1) & ~((1 << (i + 1)) - 1) for i in range(n)]
@@ -149,7 +149,7 @@ class TsoModel:
                     ppo[i] |= po[f] & mem
         locked = sum(1 << i for i, e in enumerate(ev) if "X" in e.tags)
         # implied: [W]; po; [X] | [X]; po; [R]  (locked instructions act as fences)
-        return R.union(ppo, R.restrict(po, wr, locked), R.restrict(po, locked, rd))
+        return LocalOrder(R.union(ppo, R.restrict(po, wr, locked), R.restrict(po, locked, rd)))
 
     def allowed(self, c: Candidate) -> bool:
         if not coherence_ok(c) or not atomic_ok(c):

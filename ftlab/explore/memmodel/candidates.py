@@ -12,17 +12,26 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from ftlab.explore.memmodel import relations as R
 from ftlab.explore.memmodel.events import Event, ThreadRun
 
 
+@dataclass
+class LocalOrder:
+    """What a model derives from one thread run alone: its static ordering among the run's
+    events (local indices) and whatever else its axioms need later (`facts`)."""
+
+    rel: list[int]
+    facts: Any = None
+
+
 class Model(Protocol):
     name: str
 
-    def local(self, run: ThreadRun) -> list[int]:
-        """Static ordering among one run's events (local indices), cached per run."""
+    def local(self, run: ThreadRun) -> LocalOrder:
+        """Static facts of one run, computed once per run."""
         ...
 
     # optional: `per_location_coherence = True` when the axioms imply acyclic(po-loc | rf | co |
@@ -48,7 +57,7 @@ class Candidate:
     co: R.Rel  # transitive
     fr: R.Rel
     rf_src: list[int]  # read -> the write it reads from (-1 for non-reads)
-    run_keys: list[int]  # id() of each thread's run, for models that keep per-run facts
+    locals: list[LocalOrder]  # per thread, what the model derived from its run
 
     def internal(self, rel: R.Rel) -> R.Rel:
         return [succ & self.same_thread[i] for i, succ in enumerate(rel)]
@@ -74,7 +83,7 @@ class _Combo:
     """Everything about one choice of thread runs that does not depend on rf or co."""
 
     def __init__(self, runs: tuple[ThreadRun, ...], init: dict[int, int], model: Model,
-                 local_cache: dict[int, list[int]]) -> None:
+                 local_cache: dict[int, LocalOrder]) -> None:
         events: list[Event] = []
         tid: list[int] = []
         for loc, value in init.items():
@@ -119,10 +128,10 @@ class _Combo:
             key = id(run)
             if key not in local_cache:
                 local_cache[key] = model.local(run)
-            for i, succ in enumerate(local_cache[key]):
+            for i, succ in enumerate(local_cache[key].rel):
                 local[base + i] = succ << base
         self.rmw = rmw
-        self.run_keys = [id(run) for run in runs]
+        self.locals = [local_cache[id(run)] for run in runs]
         self.local = local
         # rf candidates: same location, same value
         self.read_ids = [i for i, ev in enumerate(events) if ev.kind == "R"]
@@ -200,7 +209,7 @@ class _Combo:
                 fr[r] = co[rf_src[r]] & ~(1 << r)
             cand = Candidate(self.events, self.tid, self.offsets, self.po, self.po_loc,
                              self.same, self.reads, self.writes, self.fences, self.rmw,
-                             self.local, rf, co, fr, rf_src, self.run_keys)
+                             self.local, rf, co, fr, rf_src, self.locals)
             yield cand, final
 
 
@@ -211,7 +220,7 @@ def _mask(size: int) -> int:
 def outcomes(per_thread: list[list[ThreadRun]], init: dict[int, int],
              model: Model) -> Iterator[Outcome]:
     """Every allowed execution's thread runs and final memory."""
-    cache: dict[int, list[int]] = {}
+    cache: dict[int, LocalOrder] = {}  # by id(): the runs outlive this generator
     for runs in itertools.product(*per_thread):
         combo = _Combo(runs, init, model, cache)
         if not combo.feasible():
