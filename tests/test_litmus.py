@@ -94,7 +94,7 @@ def test_fence_kind_decides(tmp_path, capsys):
     ("PPC X\n{ }\n P0 ;\n nop ;\nexists (x=0)\n", "unsupported architecture 'PPC'"),
     (MP_RISCV.replace("{insn}", "frobnicate x1"), ":8: P1: unsupported instruction 'frobnicate"),
     (MP_RISCV.replace("{insn}", "ecall"), ":8: unsupported instruction 'ecall'"),
-    (MP_RISCV.replace("exists (1:x5=1 /\\ 1:x7=0)", "exists (1:q9=1)"), "not a RISCV register"),
+    (MP_RISCV.replace("exists (1:x5=1 /\\ 1:x7=0)", "exists (1:q9=1)"), "not a register of RISCV"),
     (MP_RISCV.replace("exists (1:x5=1 /\\ 1:x7=0)", ""), "no final condition"),
 ])
 def test_bad_input_is_a_clear_error(tmp_path, capsys, text, needle):

@@ -24,6 +24,11 @@ def cmd_litmus(ns: argparse.Namespace) -> int:
             print(f"ftlab: error: {err}", file=sys.stderr)
             status = 1
             continue
+        except Exception as err:  # noqa: BLE001 - a bug here must still not print a traceback
+            print(f"ftlab: error: {path}: internal error ({type(err).__name__}: {err})",
+                  file=sys.stderr)
+            status = 1
+            continue
         if i:
             print()
         sys.stdout.write(result.herd_text())

@@ -261,6 +261,8 @@ def parse_litmus(path: str | Path) -> Litmus:
         raw = path.read_text()
     except OSError as err:
         raise LitmusError(f"cannot read {path}: {err.strerror}") from None
+    except UnicodeDecodeError:
+        raise LitmusError(f"{path}: not a text file") from None
     text = _strip_comments(raw)
     lines = text.split("\n")
     header = lines[0].split()

@@ -161,7 +161,7 @@ def run_parsed(lit: Litmus, fe) -> LitmusResult:
                               "does not have")
         key = fe.canonical_reg(loc.name)
         if key is None:
-            raise LitmusError(f"{where}: '{loc.herd()}' is not a {lit.arch} register")
+            raise LitmusError(f"{where}: '{loc.herd()}' is not a register of {lit.arch}")
         return Loc(loc.tid, key)
 
     types: dict[Loc, str] = {}
@@ -251,7 +251,7 @@ def run_parsed(lit: Litmus, fe) -> LitmusResult:
                 continue
             key = fe.canonical_reg(name)
             if key is None:
-                raise LitmusError(f"{where}: init '{t}:{name}' is not a {lit.arch} register")
+                raise LitmusError(f"{where}: init '{t}:{name}' is not a register of {lit.arch}")
             if isinstance(value, Label | Instr):
                 regs[key] = code_value(value)
             else:
