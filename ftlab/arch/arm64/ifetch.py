@@ -135,7 +135,8 @@ class AArch64IfetchModel:
         scl = [po_loc[i] | (po[i] if (ic_all >> i) & 1 else 0) for i in range(n)]
         po_scl = R.union(R.restrict(scl, mem, dc), R.restrict(scl, dc, mem | dc))
         lob = R.closure(R.union(dob, pob, aob, bob, lwfs, dsb_ob, ifb, f_ob, po_scl))
-        pick_dep = R.union(p_addr, p_data, p_ctrl)
+        # pick-basic-dep also reaches a read through the write it may forward from (lrs)
+        pick_dep = R.union(p_addr, p_data, p_ctrl, dep("forwarded"))
         pick_lob = R.restrict(R.seq(pick_dep, lob), rd, wr)
         hw = R.closure(R.union(lob, pick_lob))
         dsb_full = fences("full", "dsb")

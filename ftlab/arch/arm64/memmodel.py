@@ -374,7 +374,8 @@ class AArch64Model:
                 if (R.seq(R.restrict(R.union(addr, p_addr), rd, mem), po)[i]) >> f & 1:
                     ifb[i] |= later
         lob = R.closure(R.union(dob, pob, aob, bob, lwfs, ifb))
-        pick_dep = R.union(p_addr, p_data, p_ctrl)
+        # pick-basic-dep also reaches a read through the write it may forward from (lrs)
+        pick_dep = R.union(p_addr, p_data, p_ctrl, dep("forwarded"))
         pick_lob = R.restrict(R.seq(pick_dep, lob), rd, wr)
         return LocalOrder(R.closure(R.union(lob, pick_lob)))
 

@@ -51,6 +51,8 @@ class Event:
     pick_addr: frozenset[int] = EMPTY
     pick_data: frozenset[int] = EMPTY
     pick_ctrl: frozenset[int] = EMPTY
+    forwarded: frozenset[int] = EMPTY  # a read: what flowed (data or pick) into the po-earlier
+    # write it may forward from (aarch64deps.cat's lrs inside pick-basic-dep)
 
 
 @dataclass

@@ -105,13 +105,13 @@ class Cpu:
         values = self.runner.values_at(addr, size, self.cur)
         value = values[self.choose(len(values))] if len(values) > 1 else values[0]
         eid = len(self.events)
+        fwd = self._forwarded(addr) if self.runner.isa.deps_through_memory else NO_TAINT
         self.events.append(Event("R", self.instr, addr, value, size, tags,
                                  addr=addr_taint.data, pick_addr=addr_taint.pick,
-                                 ctrl=self.ctrl.data, pick_ctrl=self.ctrl.pick))
+                                 ctrl=self.ctrl.data, pick_ctrl=self.ctrl.pick,
+                                 forwarded=fwd.pick))
         own = frozenset((eid,))
-        taint = Taint(own, own)
-        if self.runner.isa.deps_through_memory:
-            taint = taint | self._forwarded(addr)
+        taint = Taint(own, own) | fwd
         return value, taint, eid
 
     def store(self, addr: int, size: int, value: int, tags: frozenset[str], addr_taint: Taint,
