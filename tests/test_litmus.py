@@ -141,6 +141,22 @@ exists (0:X2=0 /\\ 1:X2=0 /\\ x=1)
  MOV EBX,[y]  | MOV EBX,[x]  ;
 exists (0:EBX=0 /\\ 1:EBX=0)
 """, "Never", 3),
+    # herd's X86_64 dialect (AT&T): store buffering allowed, forbidden with MFENCE
+    "X86_64 SB": ("""X86_64 SB
+{ }
+ P0            | P1            ;
+ movl $1,(x)   | movl $1,(y)   ;
+ movl (y),%eax | movl (x),%eax ;
+exists (0:rax=0 /\\ 1:rax=0)
+""", "Sometimes", 4),
+    "X86_64 SB+mfences": ("""X86_64 SB+mfences
+{ }
+ P0            | P1            ;
+ movl $1,(x)   | movl $1,(y)   ;
+ mfence        | mfence        ;
+ movl (y),%eax | movl (x),%eax ;
+exists (0:rax=0 /\\ 1:rax=0)
+""", "Never", 3),
     "X86 cmpxchg": ("""X86 cmpxchg
 { 0:ECX=5; 1:ECX=7; }
  P0                   | P1                   ;

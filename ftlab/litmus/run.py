@@ -51,9 +51,10 @@ def frontend_for(herd_arch: str, path: Path):
             fe = importlib.import_module(f"ftlab.arch.{isa}.litmus")
         except ModuleNotFoundError:
             continue
-        names.append(fe.HERD_ARCH)
-        if fe.HERD_ARCH.lower() == herd_arch.lower():
-            return fe
+        for dialect in (fe, *getattr(fe, "DIALECTS", ())):
+            names.append(dialect.HERD_ARCH)
+            if dialect.HERD_ARCH.lower() == herd_arch.lower():
+                return dialect
     raise LitmusError(f"{path}:1: unsupported architecture '{herd_arch}' "
                       f"(supported: {', '.join(names)})")
 

@@ -49,3 +49,42 @@ def translate(text: str, symbols: dict[str, int]) -> tuple[str, frozenset[str]]:
                  lambda m: ("lock " if m.group(1) else "") + m.group(2).lower(), asm, flags=re.I)
     asm = re.sub(r"\[\s*([A-Za-z_]\w*)\s*\]", loc, asm)
     return asm, frozenset()
+
+
+class _AttDialect:
+    """herd's X86_64 dialect: AT&T syntax (`movl $1,(x)`, `movl (x),%eax`), 64-bit register
+    names in conditions (`1:rax=1`)."""
+
+    HERD_ARCH = "X86_64"
+    ZIG_TARGET = ZIG_TARGET
+    ASM_PROLOGUE = ".att_syntax\n"
+    CFLAGS = CFLAGS
+    ISA = ISA
+    MODEL = MODEL
+
+    @staticmethod
+    def canonical_reg(name: str) -> str | None:
+        low = name.lower().lstrip("%")
+        if low in _FULL:
+            return low
+        if low.upper() in _REGS:
+            return _FULL[_REGS.index(low.upper())]
+        return None
+
+    @staticmethod
+    def show_reg(key: str) -> str:
+        return key
+
+    reg_order = staticmethod(reg_order)
+
+    @staticmethod
+    def locations_in(text: str) -> list[str]:
+        return re.findall(r"\(\s*([A-Za-z_]\w*)\s*\)", text)
+
+    @staticmethod
+    def translate(text: str, symbols: dict[str, int]) -> tuple[str, frozenset[str]]:
+        asm = re.sub(r"\(\s*([A-Za-z_]\w*)\s*\)", lambda m: f"({symbols[m.group(1)]:#x})", text)
+        return asm, frozenset()
+
+
+DIALECTS = (_AttDialect,)
