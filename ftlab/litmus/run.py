@@ -72,14 +72,14 @@ class LitmusResult:
     ok: bool
     observation: str  # Never, Sometimes, Always
     model: str
-
+    loop: bool = False  # runs were cut at the unrolling bound
     def herd_text(self) -> str:
         kind = {"exists": "Allowed", "~exists": "Forbidden", "forall": "Required"}[self.quantifier]
         cond = show_prop(self.condition)
         if not cond.startswith("("):
             cond = f"({cond})"
         out = [f"Test {self.name} {kind}", f"States {len(self.shown)}", *self.shown,
-               "Ok" if self.ok else "No", "Witnesses",
+               ("Loop " if self.loop else "") + ("Ok" if self.ok else "No"), "Witnesses",
                f"Positive: {self.positive} Negative: {self.negative}",
                f"Condition {self.quantifier} {cond}",
                f"Observation {self.name} {self.observation} {self.p_count} {self.q_count}",
@@ -312,4 +312,5 @@ def run_parsed(lit: Litmus, fe) -> LitmusResult:
     shown_cond = _canon_prop(condition, show_cond_loc)
     pos, neg = (negative, positive) if lit.quantifier == "~exists" else (positive, negative)
     return LitmusResult(lit.name, lit.quantifier, shown_cond, observed, final_states, shown,  # type: ignore[arg-type]
-                        pos, neg, ok, observation, model.name)
+                        pos, neg, ok, observation, model.name,
+                        any(r.unrolled for r in runners))

@@ -189,6 +189,7 @@ class ThreadRunner:
         self.uc.reg_write(isa.pc_reg, self.start)
         self.context = self.uc.context_save()
         self.cpu: Cpu | None = None
+        self.unrolled = False  # some run was cut at the unrolling bound (herd7 prints "Loop")
         self.uc.hook_add(unicorn.UC_HOOK_MEM_READ, self._on_read)
         self.uc.hook_add(unicorn.UC_HOOK_MEM_WRITE, self._on_write)
 
@@ -326,7 +327,7 @@ class ThreadRunner:
                                             or cpu.branch_on_load):
                 back[pc] = back.get(pc, 0) + 1
                 if back[pc] > UNROLL:
-                    cpu.cut = True
+                    cpu.cut = self.unrolled = True
                     return cpu
             pc = nxt
         return cpu
