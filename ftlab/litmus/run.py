@@ -120,6 +120,16 @@ def _typed(prop: Prop | None, ctype) -> Prop | None:
     return And(args) if isinstance(prop, And) else Or(args)  # type: ignore[arg-type]
 
 
+def _symbol_values(prop: Prop | None) -> list[str]:
+    if isinstance(prop, Atom):
+        return [prop.value] if isinstance(prop.value, str) else []
+    if isinstance(prop, Not):
+        return _symbol_values(prop.arg)
+    if isinstance(prop, And | Or):
+        return [n for a in prop.args for n in _symbol_values(a)]
+    return []
+
+
 def _signed(value: int, bits: int = 64) -> int:
     value &= (1 << bits) - 1
     return value - (1 << bits) if value >> (bits - 1) else value
@@ -186,6 +196,8 @@ def run_parsed(lit: Litmus, fe) -> LitmusResult:
     for loc in prop_locs(condition) + prop_locs(filt) + extra:
         if loc.tid < 0:
             names.setdefault(loc.name, 0)
+    for name in _symbol_values(condition) + _symbol_values(filt):
+        names.setdefault(name, 0)  # `1:X0=y`: y is a location, compared by its address
     for thread in lit.threads:
         for _, text in thread:
             for name in fe.locations_in(text):
