@@ -271,7 +271,9 @@ def parse_litmus(path: str | Path) -> Litmus:
     lit = Litmus(arch=header[0], name=header[1], path=path, locations={}, pointer_init={},
                  reg_init={}, threads=[], quantifier="", condition=Const(True))
     # init block: from the first '{' to its '}'
-    start = text.find("{")
+    # the init block opens on the first line that starts with '{' (a doc string may hold one)
+    m = re.search(r"^\s*\{", text, flags=re.M)
+    start = m.end() - 1 if m else -1
     end = text.find("}", start)
     if start < 0 or end < 0:
         raise LitmusError(f"{path}: no init block '{{ ... }}'")
