@@ -19,20 +19,27 @@ CASES = [
     ("aarch64", "MP+rel+CAS-addr"),  # CAS result into an address dependency
     ("aarch64", "SB+dmb.sy+rel-acqpc"),  # LDAPR (RCpc) does not order a release before it
     ("aarch64", "2+2W+dmb.sys"),  # coherence against final memory
+    ("aarch64", "LB+rel+CAS-ok-MRs-addr"),  # `0: X0 = x` spelling; CAS result as a pick
+    ("aarch64", "S+dmb.sy+po"),
     # instruction fetch (herd7 -variant ifetch, CTR_EL0.DIC=0 IDC=0)
     ("aarch64-ifetch", "MP.FF+dc.cvau-dsb.ish+ic.vau-dsb.ish"),  # no ISB: stale fetch allowed
     ("aarch64-ifetch", "MP.FF+dc.cvau-dsb.ish+ic.vau-dsb.ish-isb"),  # with ISB: forbidden
     ("aarch64-ifetch", "coFF"),  # two fetches of one address may see new then old
     ("aarch64-ifetch", "coFF+cachesync"),  # not after the cache maintenance
     ("aarch64-ifetch", "SM.B+badcachesync-isb"),  # self-modifying code, maintenance wrong
+    ("aarch64-ifetch", "icc3"),  # calls into another thread's modified code
     ("riscv", "SB"),
     ("riscv", "MP+fence.rw.rw+addr"),
     ("riscv", "ISA-MP-DEP-ADDR-LR-SUCCESS"),  # ~exists, SC result as a dependency
     ("riscv", "WRC+fence.rw.rwss"),
     ("riscv", "LR-SC-diff-loc1"),  # an SC to another address fails
     ("riscv", "Andy27+FILTER"),  # filter
+    ("riscv", "Andy27"),  # a retry loop, unrolled as herd7 does
+    ("riscv", "S+fence.rw.rw+data"),
+    ("riscv", "R+fence.rw.rws"),
     ("x86", "SB"),  # store buffering: the one TSO relaxation
     ("x86", "SB+mfences"),
+    ("x86", "2+2W+mfences"),
     ("x86", "R+mfence+rfi-po"),  # forwarding from the own store buffer
 ]
 
