@@ -133,9 +133,12 @@ class Arm64MemIsa:
                 return Insn("atomic", 4, text, reads=keys(addr), tags=note)
             if m.startswith(("ldp", "stp", "ldnp", "stnp", "ldxp", "stxp", "ldaxp", "stlxp")):
                 raise ExecError(f"unsupported pair access '{text}'")
-            if m.startswith("ldapr"):  # Unicorn's CPU lacks RCpc: run it here
+            if m.startswith(("ldapr", "ldapur")):  # Unicorn's CPU lacks RCpc: run it here
                 return Insn("atomic", 4, text, reads=keys(addr), writes=keys(regs[:1]),
                             tags=frozenset({"Q"}) | note)
+            if m.startswith("stlur"):  # nor RCpc2's STLUR
+                return Insn("atomic", 4, text, reads=keys(addr), data=keys(regs[:1]),
+                            tags=frozenset({"L"}) | note)
             if m.startswith("ld"):
                 tags = {"A"} if m.startswith("ldar") else {"Q"} if m.startswith("ldapr") else set()
                 return Insn("load", 4, text, reads=keys(addr), writes=keys(regs[:1]),
@@ -205,8 +208,15 @@ class Arm64MemIsa:
         assert base is not None
         address = cpu.get(base)
         at = cpu.taint(insn.reads)
-        if m.startswith("ldapr"):
-            value, taint, _ = cpu.load(address, _excl_size(m, regs[0]), insn.tags, at)
+        if m.startswith(("ldapr", "ldapur", "stlur")):
+            address += next(op.mem.disp for op in cs.operands if op.type == C.ARM64_OP_MEM)
+            size = _excl_size(m, regs[0])
+            if m.startswith("stlur"):
+                data = _canon(regs[0])
+                cpu.store(address, size, cpu.get(data) if data else 0, insn.tags, at,
+                          cpu.taint([data] if data else []))
+                return
+            value, taint, _ = cpu.load(address, size, insn.tags, at)
             self._set(cpu, regs[0], value, taint)
             return
         if m.startswith(("ldxr", "ldaxr")):
