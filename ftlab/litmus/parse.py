@@ -77,6 +77,7 @@ class Litmus:
     condition_line: int = 0
     code_init: dict[str, Label | Instr] = field(default_factory=dict)  # location -> code value
     types: dict[tuple[int, str], str] = field(default_factory=dict)  # declared C types, for display
+    handlers: dict[int, list[tuple[int, str]]] = field(default_factory=dict)  # Pn.F columns
 
 
 _TYPES = {"int", "uint64_t", "int64_t", "uint32_t", "int32_t", "long", "char", "short",
@@ -289,12 +290,21 @@ def parse_litmus(path: str | Path) -> Litmus:
         raise LitmusError(f"{path}: no thread table after the init block")
     head_no = rest_line + i + 1
     heads = [c.strip() for c in rest[i].strip().rstrip(";").split("|")]
-    if any(re.fullmatch(r"P\d+\.F", h) for h in heads):
-        raise LitmusError(f"{path}:{head_no}: exception handler threads ({', '.join(heads)}) "
-                          "are not supported")
-    if not all(re.fullmatch(r"P\d+", h) for h in heads):
+    if not all(re.fullmatch(r"P\d+(\.F)?", h) for h in heads):
         raise LitmusError(f"{path}:{head_no}: expected thread names 'P0 | P1 ...;'")
-    lit.threads = [[] for _ in heads]
+    # columns: threads P0, P1, ... and fault handlers Pn.F (run when thread n takes a fault)
+    columns: list[list[tuple[int, str]]] = [[] for _ in heads]
+    mains = [h for h in heads if "." not in h]
+    if mains != [f"P{k}" for k in range(len(mains))]:
+        raise LitmusError(f"{path}:{head_no}: threads must be P0, P1, ... in order")
+    for h, col in zip(heads, columns, strict=True):
+        if h.endswith(".F"):
+            tid = int(h[1:-2])
+            if tid >= len(mains):
+                raise LitmusError(f"{path}:{head_no}: handler {h} for a thread the test lacks")
+            lit.handlers[tid] = col
+        else:
+            lit.threads.append(col)
     i += 1
     cond_text: list[str] = []
     while i < len(rest):
@@ -324,9 +334,9 @@ def parse_litmus(path: str | Path) -> Litmus:
         cols = row.split("|") if len(heads) > 1 else [row]
         if len(cols) > len(heads):
             raise LitmusError(f"{path}:{no}: {len(cols)} columns for {len(heads)} threads")
-        for tid, col in enumerate(cols):
+        for k, col in enumerate(cols):
             if col.strip():
-                lit.threads[tid].append((no, col.strip()))
+                columns[k].append((no, col.strip()))
     if not cond_text:
         raise LitmusError(f"{path}: no final condition (exists, ~exists or forall)")
     cond = " ".join(cond_text)

@@ -43,6 +43,9 @@ from ftlab.litmus.parse import (
     show_prop,
 )
 
+HANDLER = "ftlab_fault_handler"
+MAIN_END = "ftlab_thread_end"
+
 
 def frontend_for(herd_arch: str, path: Path):
     names = []
@@ -212,8 +215,14 @@ def run_parsed(lit: Litmus, fe) -> LitmusResult:
         if t >= ntheads:
             raise LitmusError(f"{where}: init '{t}:{name}' names thread P{t}, which the test "
                               "does not have")
-    asms = [assemble_thread(fe, tid, lines, symbols, lit.path)
+    # a thread's fault handler (Pn.F) follows its code and a never-run NOP (so that the end of
+    # the thread, where it stops, is not the handler's first instruction)
+    asms = [assemble_thread(fe, tid, lines + ([(0, f"{MAIN_END}:"), (0, "nop"),
+                                               (0, f"{HANDLER}:")] + lit.handlers[tid]
+                                              if tid in lit.handlers else []),
+                            symbols, lit.path)
             for tid, lines in enumerate(lit.threads)]
+    main_len = [a.labels.get(MAIN_END, len(a.code)) for a in asms]
     image = bytearray()
     labels: dict[str, int] = {}
     for tid, asm in enumerate(asms):
@@ -255,7 +264,7 @@ def run_parsed(lit: Litmus, fe) -> LitmusResult:
         if model is None:
             raise LitmusError(f"{where}: the test modifies code; instruction fetch is not "
                               f"modelled for {lit.arch}")
-    ends = frozenset(CODE_BASE + thread_base(t) + len(a.code) for t, a in enumerate(asms))
+    ends = frozenset(CODE_BASE + thread_base(t) + main_len[t] for t in range(len(asms)))
     runners = []
     for tid, asm in enumerate(asms):
         regs: dict[str, int] = {}
@@ -270,9 +279,11 @@ def run_parsed(lit: Litmus, fe) -> LitmusResult:
             else:
                 regs[key] = symbols[value] if isinstance(value, str) else value
         want = sorted({loc.name for loc in needed if loc.tid == tid})
-        runners.append(ThreadRunner(fe.ISA, tid, asm.code, asm.notes,
+        handler = (CODE_BASE + thread_base(tid) + asm.labels[HANDLER]
+                   if HANDLER in asm.labels else None)
+        runners.append(ThreadRunner(fe.ISA, tid, asm.code[:main_len[tid]], asm.notes,
                                     {o: f"{where}:{no}" for o, (no, _) in asm.lines.items()},
-                                    regs, all_locs, want, bytes(image), fetched, ends))
+                                    regs, all_locs, want, bytes(image), fetched, ends, handler))
     per_thread = all_runs(runners, init_mem)
     addr_name = {a: n for n, a in symbols.items()}
 

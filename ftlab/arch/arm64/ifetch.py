@@ -17,7 +17,9 @@ IC-after and DC-after are not given by the execution: as herd's `enumerations.ca
 (IC followed by a DSB, fetch of the same cache line) and (DC CVAU, write of the same line) not
 already ordered by the local orderings is tried both ways, and an execution is allowed when one
 choice satisfies every axiom. Each location is its own cache line (herd's assumption).
-Not modelled: exceptions (ERET, MSR), CMODX's flag (a warning in herd, not a verdict).
+A fetched undefined instruction faults into the test's handler (Pn.F); exception entry and
+ERET are context synchronization events (herd's IFB). Not modelled: CMODX's flag (a warning
+in herd, not a verdict).
 """
 
 from __future__ import annotations

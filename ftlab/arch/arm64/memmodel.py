@@ -163,6 +163,12 @@ class Arm64MemIsa:
             target = keys(regs) or ("x30",)
             return Insn("branch", 4, text, reads=target,
                         writes=("x30",) if m == "blr" else ())
+        if m == "udf":
+            return Insn("undefined", 4, text)
+        if m == "eret":
+            return Insn("atomic", 4, text)
+        if m == "msr" and insn.op_str.lower().startswith("elr_el1"):
+            return Insn("atomic", 4, text, reads=keys(regs))
         if m in ("svc", "hvc", "smc", "brk", "hlt", "eret", "wfi", "wfe", "sev", "msr", "mrs"):
             raise ExecError(f"unsupported instruction '{text}'")
         if m in _COMPARE:
@@ -197,9 +203,15 @@ class Arm64MemIsa:
         chosen = _canon(sources[0] if holds else sources[1])
         return (chosen,) if chosen else ()
 
-    def execute(self, insn: Insn, cs: capstone.CsInsn, cpu: Cpu) -> None:
+    def execute(self, insn: Insn, cs: capstone.CsInsn, cpu: Cpu) -> int | None:
         m = cs.mnemonic
         regs, addr_regs = self._reg_ops(cs)
+        if m == "msr":  # MSR ELR_EL1, Xn: where ERET returns
+            cpu.elr = cpu.get(insn.reads[0]) if insn.reads else 0
+            return None
+        if m == "eret":  # exception return: a context synchronization event (as ISB)
+            cpu.fence(frozenset({"ISB", "EXC-RET"}))
+            return cpu.elr
         if m in ("dc", "ic"):
             addr = cpu.get(insn.reads[0]) if insn.reads else -1
             cpu.cache_op(insn.tags, addr, cpu.taint(insn.reads))

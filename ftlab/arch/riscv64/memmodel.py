@@ -104,7 +104,7 @@ class RiscvMemIsa:
                         tags=frozenset(tags))
         raise ExecError(f"unsupported instruction '{text}'")
 
-    def execute(self, insn: Insn, cs: capstone.CsInsn, cpu: Cpu) -> None:
+    def execute(self, insn: Insn, cs: capstone.CsInsn, cpu: Cpu) -> int | None:
         w = int.from_bytes(cs.bytes, "little")
         f3, f5 = (w >> 12) & 7, w >> 27
         rd, rs1, rs2 = (w >> 7) & 31, (w >> 15) & 31, (w >> 20) & 31

@@ -93,7 +93,7 @@ class X86MemIsa:
             raise ExecError(f"unsupported instruction '{text}'")
         return Insn("op", insn.size, text, reads=reads, writes=writes)
 
-    def execute(self, insn: Insn, cs: capstone.CsInsn, cpu: Cpu) -> None:
+    def execute(self, insn: Insn, cs: capstone.CsInsn, cpu: Cpu) -> int | None:
         """A locked read-modify-write: one read and one write, atomic and fully fenced. Flags
         are not computed (no litmus condition reads them)."""
         m = cs.mnemonic.removeprefix("lock ")

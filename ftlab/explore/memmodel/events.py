@@ -71,8 +71,9 @@ class Insn:
 
     kind: `op` (registers only; the emulator runs it), `branch` (a conditional branch), `load`
     and `store` (plain accesses; the emulator runs them and the memory hooks supply values),
-    `atomic` (the ISA's `execute` runs it: AMOs, CAS, LR/SC), `fence`, `select` (a conditional
-    select: the ISA's `selected` says which source flows into the result).
+    `atomic` (the ISA's `execute` runs it: AMOs, CAS, LR/SC, exception return), `fence`,
+    `select` (a conditional select: the ISA's `selected` says which source flows into the
+    result), `undefined` (faults: the thread's handler runs).
     """
 
     kind: str

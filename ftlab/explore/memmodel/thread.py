@@ -44,7 +44,8 @@ class MemIsa(Protocol):
 
     def uc_reg(self, name: str) -> int: ...
 
-    def execute(self, insn: Insn, cs_insn: capstone.CsInsn, cpu: Cpu) -> None: ...
+    def execute(self, insn: Insn, cs_insn: capstone.CsInsn, cpu: Cpu) -> int | None:
+        """Run an `atomic` instruction; returns the next pc when it is not the next one."""
 
     def selected(self, insn: Insn, cs_insn: capstone.CsInsn, cpu: Cpu) -> tuple[str, ...]: ...
 
@@ -68,6 +69,7 @@ class Cpu:
         self.cur: Insn | None = None
         self.cut = False  # stopped in a loop past the unrolling bound: not an execution
         self.branch_on_load = False  # the last conditional branch depended on a load
+        self.elr = 0  # exception return address (ELR)
 
     # -- choices, replayed from the prefix then first option first
     def choose(self, n: int) -> int:
@@ -142,7 +144,8 @@ class ThreadRunner:
     def __init__(self, isa: MemIsa, tid: int, code: bytes, notes: dict[int, frozenset[str]],
                  lines: dict[int, str], init_regs: dict[str, int], locations: dict[str, int],
                  observed: list[str], image: bytes | None = None,
-                 fetched: frozenset[int] = frozenset(), ends: frozenset[int] = frozenset()) -> None:
+                 fetched: frozenset[int] = frozenset(), ends: frozenset[int] = frozenset(),
+                 handler: int | None = None) -> None:
         """`code` is this thread's, at `thread_base(tid)`; `image` every thread's (threads may
         call each other's code); a fetch from an address in `fetched` (code the test writes) is
         a read event whose value is the instruction executed."""
@@ -164,6 +167,7 @@ class ThreadRunner:
         self.uc.mem_map(DATA_BASE, max(0x1000, (len(locations) + 1) * LOC_STRIDE + 0xfff) & ~0xfff)
         self.start = CODE_BASE + thread_base(tid)
         self.end = self.start + len(code)
+        self.handler = handler  # where a fault (an undefined instruction) takes this thread
         # falling off the end of any thread's code (after a branch into it) ends the thread
         self.ends = ends | {self.end}
         self.decoded: dict[int, tuple[Insn, capstone.CsInsn]] = {}
@@ -257,8 +261,15 @@ class ThreadRunner:
             cpu.fence(insn.tags)
             nxt = pc + insn.size
         elif kind == "atomic":
-            self.isa.execute(insn, cs_insn, cpu)
-            nxt = pc + insn.size
+            nxt = self.isa.execute(insn, cs_insn, cpu) or pc + insn.size
+        elif kind == "undefined":
+            if self.handler is None:
+                raise ExecError(f"{self.where(insn)}: undefined instruction (the test has no "
+                                f"fault handler P{self.tid}.F)")
+            # exception entry: a context synchronization event (as ISB), then the handler
+            cpu.fence(frozenset({"ISB", "EXC-ENTRY"}))
+            cpu.elr = pc
+            nxt = self.handler
         else:
             if kind == "branch":
                 decided_by = cpu.taint(insn.reads + insn.select)
