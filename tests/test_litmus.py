@@ -28,6 +28,7 @@ CASES = [
     ("aarch64-ifetch", "coFF+cachesync"),  # not after the cache maintenance
     ("aarch64-ifetch", "SM.B+badcachesync-isb"),  # self-modifying code, maintenance wrong
     ("aarch64-ifetch", "icc3"),  # calls into another thread's modified code
+    ("aarch64-ifetch", "SM-invalid-2"),  # a fetched undefined instruction runs the handler
     ("riscv", "SB"),
     ("riscv", "MP+fence.rw.rw+addr"),
     ("riscv", "ISA-MP-DEP-ADDR-LR-SUCCESS"),  # ~exists, SC result as a dependency
