@@ -14,9 +14,11 @@ Dependencies come from the executed instructions: register taints through capsto
 list (register roles by operand position, flags from its access sets), and through memory along
 `lrs` (aarch64deps.cat's dtrm). Every shareability domain is the inner-shareable one (herd's
 own restriction).
-Approximations: the status result of a store-exclusive never carries a dependency (as
-`[~range(lxsx)]; rf-reg`); CAS compares and then writes in one step, with its intrinsic ordering
-taken as the rmw pair (iico_order is folded into aob).
+The status result of a store-exclusive carries no dependency (`[~range(lxsx)]; rf-reg`). CAS
+follows herd's event structure: its comparison picks (iico_ctrl) the write and Rs's new value,
+a success takes Rs's new value from Rs or from memory (both tried), a failure may write back
+the value it read. Approximation: iico_order inside an instruction is folded into aob's
+rmw pair.
 """
 
 from __future__ import annotations
@@ -267,19 +269,26 @@ class Arm64MemIsa:
         value, taint, r = cpu.load(address, size, frozenset(rtags) | insn.tags, at)
         own = Taint(frozenset((r,)), frozenset((r,)))  # the write's intrinsic input: its read
         if op == "cas":
+            # herd7's CAS (event structures aarch64_cas_ok/no): the comparison of Rs with
+            # memory only chooses (a pick) what reaches Rs and memory; it is no BCC, so no
+            # control dependency of later instructions
             expected = (cpu.get(rs) if rs else 0) & mask
             rs_taint = cpu.taint([rs] if rs else [])
+            compare = rs_taint | taint
+            wtags_all = frozenset(wtags) | insn.tags
             if value == expected:
                 new = cpu.get(rt) if rt else 0
-                data = cpu.taint([rt] if rt else []) | rs_taint.as_pick() | own
-                w = cpu.store(address, size, new, frozenset(wtags) | insn.tags, at, data)
+                data = cpu.taint([rt] if rt else []) | compare.as_pick()
+                w = cpu.store(address, size, new, wtags_all, at, data)
                 cpu.rmw.append((r, w))
-                # success: Rs's old value never flows on, and the read's value flows on as
-                # data only when Rs held a loaded value, a pick otherwise (matched to herd7 on
-                # {LB,MP}+rel+CAS-ok-{MRs,RsRs,bothRs}-addr: an approximation of herd's CAS)
-                out = taint if rs_taint.pick else taint.as_pick()
+                # Rs gets its value either from Rs (data) chosen by the comparison, or from
+                # memory (data): herd tries both (`DataFromRRs`, `DataFromRx`)
+                out = rs_taint | compare.as_pick() if cpu.choose(2) == 0 else taint
                 self._set(cpu, regs[0], value, out)
             else:
+                if cpu.choose(2) == 1:  # a failing CAS may write back what it read
+                    w = cpu.store(address, size, value, wtags_all, at, taint)
+                    cpu.rmw.append((r, w))
                 self._set(cpu, regs[0], value, taint | rs_taint.as_pick())
             return
         src = (cpu.get(rs) if rs else 0) & mask
