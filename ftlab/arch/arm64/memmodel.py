@@ -299,8 +299,10 @@ class Arm64MemIsa:
             if fn is None:
                 raise ExecError(f"unsupported atomic '{insn.text}'")
             new = fn(value, src) & mask
+        # herd's swp_or_amo: memory's old value flows into the new one for LD<op> (data),
+        # only orders it for SWP (iico_order, covered by the rmw pair)
         w = cpu.store(address, size, new, frozenset(wtags) | insn.tags, at,
-                      cpu.taint([rs] if rs else []) | own)
+                      cpu.taint([rs] if rs else []) | (NO_TAINT if op == "swp" else own))
         cpu.rmw.append((r, w))
         self._set(cpu, regs[1], value, taint)
 
