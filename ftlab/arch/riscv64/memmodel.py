@@ -13,8 +13,9 @@ operand roles come from the encoding: rd, rs1, rs2 by format (R, I, S, B, U, J; 
 rs1 the address and rs2 the data). Dependencies are register data flow only (herd's riscv
 dependencies do not pass through memory; rule 12 covers forwarding). A store-conditional
 succeeds only with a reservation for its own address; its result register then depends on its
-write (herd's `[M]; addr` starts at the SC's write); an AMO's result register also depends on
-rs2. Approximations: an annotated AMO carries its .aq/.rl on both its read and its write;
+write (herd's `[M]; addr` starts at the SC's write). herd7 makes an AMO one event that is both
+a read and a write; here it is a read and a write joined by rmw (in ppo, rule 8), both carrying
+the .aq/.rl annotation, and rd depends on rs2 as through herd's single event. Approximation:
 `fence.i` orders nothing among data accesses (it is an instruction-fetch fence).
 """
 
