@@ -124,7 +124,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 # Commands that live with their subsystem: each module has register(sub, add_guest_args,
 # add_trace_args) -> {command: handler(namespace) -> exit code}.
-PLUGIN_MODULES = ("ftlab.bpf.command", "ftlab.bench.command", "ftlab.tracefs.command")
+PLUGIN_MODULES = ("ftlab.bpf.command", "ftlab.bench.command", "ftlab.tracefs.command",
+                  "ftlab.litmus.command")
 
 
 def _plugins() -> list:
