@@ -24,9 +24,9 @@ CACHE="${FTLAB_CACHE:-$HOME/.cache/ftlab}/ftracetest"
 PACKAGE="linux-source-6.12"
 SUITE_REL="tools/testing/selftests/ftrace"
 DEFAULT_DIRS="00basic ftrace instances trigger event"
-GUEST="$ROOT/ftlab/examples/demo.c"
-ENTRY="sys_sendfile64"
-ENTRY_ARGS="1,3,4096"
+# a guest with the function names the tests use (schedule, kernel_clone, vfs_read, ...)
+GUEST="$ROOT/conformance/guests/kernel_like.c"
+ENTRY="kernel_loop"
 HARTS=2
 RT=/proc/sys/kernel/sched_rt_runtime_us
 
@@ -60,8 +60,8 @@ if [ "${1:-}" = "--inner" ]; then
   fi
   mnt="$work/mnt"
   mkdir -p "$mnt"
-  "$PYTHON" -m ftlab tracefs "$mnt" "$GUEST" --arch "$arch" --entry "$ENTRY" \
-    --args "$ENTRY_ARGS" --harts "$HARTS" >"$work/ftlab.log" 2>&1 &
+  (cd "$ROOT" && exec "$PYTHON" -m ftlab tracefs "$mnt" "$GUEST" --arch "$arch" --entry "$ENTRY" \
+    --harts "$HARTS") >"$work/ftlab.log" 2>&1 &
   server=$!
   stop_server() {
     umount "$mnt" 2>/dev/null || umount -l "$mnt" 2>/dev/null || true

@@ -26,10 +26,11 @@ from ftlab.ftrace.schemes import get_scheme
 from ftlab.ftrace.tracers import DEFAULT_BUFFER_KB, TraceInstance
 from ftlab.guest import abi as gabi
 from ftlab.guest.loader import Image
-from ftlab.machine.machine import DEFAULT_MAX_INSNS, Machine, Scheduler
+from ftlab.machine.machine import DEFAULT_MAX_INSNS, Machine, Outcome, Scheduler
 from ftlab.machine.task import Task, TaskState
 from ftlab.session import check_returnable, entry_args, load
 from ftlab.trace.events import CpuBuffer, TraceEvent, read_cpu_buffer
+from ftlab.tracefs import events as tev
 from ftlab.tracing import LocalClock
 
 PAGE_SIZE = 4096
@@ -193,6 +194,16 @@ class LabInstance(TraceInstance):
         self.accounts = [CpuAccount() for _ in rbs]
         self.pipe_state: object | None = None  # the trace_pipe printer's state (render.py)
         self.removed = False
+        self.events = tev.InstanceEvents()
+        self.snap: list[CpuBuffer] | None = None  # the snapshot buffer's events, once taken
+        self.snap_allocated = False
+        self.cpumask = (1 << len(rbs)) - 1
+        self.open_traces = 0  # files of the instance open (rmdir answers EBUSY)
+        self.error_log: list[str] = []
+        self.probes: list[tev.FuncProbe] = []  # set_ftrace_filter's function commands
+        self.notrace_pids: list[int] = []
+        self.mod_filters: list[str] = []
+        self.subbuf_kb = PAGE_SIZE // 1024
 
     @property
     def ncpus(self) -> int:
@@ -217,6 +228,92 @@ class LabInstance(TraceInstance):
         self.pipe_state = None
 
 
+IDLE_PRIO = 120  # the prio sched events show for ftlab's tasks (nice 0)
+
+
+class LabScheduler(Scheduler):
+    """ftlab's scheduler, telling the Lab each context switch and wakeup (the sched events),
+    and, every `io_period` rounds, parking the task of one hart for `io_rounds` rounds as a
+    task blocked on I/O would be: the hart idles, the task is woken and switched back in."""
+
+    def __init__(self, machine: Machine, seed: int, lab: Lab, io_period: int = 0,
+                 io_rounds: int = 2) -> None:
+        super().__init__(machine, seed=seed)
+        self.lab = lab
+        self.io_period = io_period
+        self.io_rounds = io_rounds
+        self.rounds = 0
+        self.asleep: list[tuple[int, Task]] = []
+        self.last: dict[int, Task | None] = {}  # per hart: the task that ran last (None: idle)
+
+    def _switch_in(self, hart, task: Task) -> None:
+        self.machine.switch_in(hart, task)
+        prev = self.last.get(hart.id)
+        if prev is not task:
+            self.lab.sched_switch(hart.id, prev, task, prev_state=tev.PREEMPTED if (
+                prev is not None and prev.state == TaskState.RUNNABLE) else 0)
+        self.last[hart.id] = task
+
+    def _went_idle(self, hart, state: int) -> None:
+        prev = self.last.get(hart.id)
+        if prev is not None:
+            self.lab.sched_switch(hart.id, prev, None, prev_state=state)
+        self.last[hart.id] = None
+
+    def step(self) -> bool:
+        m = self.machine
+        self.rounds += 1
+        for due, task in list(self.asleep):
+            if due <= self.rounds:
+                self.asleep.remove((due, task))
+                m.wake(task)
+                self.runq.append(task)
+                self.lab.sched_wakeup(task)
+        busy = bool(self.asleep)
+        for hart in m.harts:
+            if hart.task is None and self.runq:
+                self._switch_in(hart, self.runq.popleft())
+        for hart in m.harts:
+            if hart.task is None and self.runq:
+                self._switch_in(hart, self.runq.popleft())
+            if hart.task is None:
+                continue
+            busy = True
+            self._update_need_resched()
+            task = hart.task
+            outcome = m.run_slice(hart, self.rng.randint(*self.slice_range))
+            self.slices += 1
+            if outcome == Outcome.YIELD or (outcome == Outcome.SLICE and self.runq
+                                             and m.preemptible(hart)):
+                self.runq.append(m.switch_out(hart))
+            elif (outcome in (Outcome.SLICE, Outcome.CONTINUE) and self.io_period
+                  and not self.runq
+                  and self.rounds % self.io_period == 0
+                  and hart.id == (self.rounds // self.io_period) % len(m.harts)
+                  and m.preemptible(hart) and not self.lab.writing(hart.id)):
+                m.sleep(m.switch_out(hart))
+                self.asleep.append((self.rounds + self.io_rounds, task))
+                self._went_idle(hart, 1)  # TASK_INTERRUPTIBLE: "S"
+                continue
+            if hart.task is None:
+                self._went_idle(hart, 0x10 if task.finished else 0)  # EXIT_DEAD: "X"
+                if task.finished:
+                    self.lab.sched_exit(task, hart.id)
+        if m.deferred:
+            m.poll_deferred()
+        return busy or bool(self.runq)
+
+
+@dataclass
+class _Pending:
+    inst: LabInstance
+    cpu: int
+    etype: int
+    payload: bytes
+    pid: int
+    ts: int
+
+
 @dataclass
 class Peeked:
     """The oldest unconsumed events of one CPU buffer, for trace_pipe."""
@@ -233,7 +330,7 @@ class Lab:
     top-level trace instance (name "") created."""
 
     def __init__(self, image: Image, scheme: str | None = None, harts: int = 1, seed: int = 0,
-                 max_insns: int = DEFAULT_MAX_INSNS) -> None:
+                 max_insns: int = DEFAULT_MAX_INSNS, io_period: int = 0) -> None:
         self.image = image
         # the scheme the image was built for (session.load records it) unless one is named
         self.scheme = get_scheme(image.arch.name, scheme or getattr(image, "scheme", None))
@@ -241,7 +338,7 @@ class Lab:
         self.ftrace = Ftrace(self.machine, self.scheme)
         self.ftrace.boot()
         self.ncpus = harts
-        self.sched = Scheduler(self.machine, seed=seed)
+        self.sched = LabScheduler(self.machine, seed, self, io_period=io_period)
         self.lock = SliceLock()
         self.pool = BufferPool(self.machine)
         self.instances: dict[str, LabInstance] = {}
@@ -264,14 +361,20 @@ class Lab:
         self._win_lo = [w[0] for w in windows]
         self._win = windows
         self._names: dict[int, str] = {}
+        self.pending: list[_Pending] = []  # events for a buffer whose guest writer is busy
+        self.probe_hits: list[tuple[str, int, int]] = []
+        self.on_dump: Callable[[LabInstance, int | None], None] | None = None
+        self.on_traceoff: Callable[[LabInstance], None] | None = None
 
     @classmethod
     def build(cls, sources: Sequence[str], arch: str, entry: str, args: Sequence[int] = (),
               harts: int = 1, scheme: str | None = None, seed: int = 0,
-              max_insns: int = DEFAULT_MAX_INSNS, iterations: int = FOREVER) -> Lab:
+              max_insns: int = DEFAULT_MAX_INSNS, iterations: int = FOREVER,
+              io_period: int = 0) -> Lab:
         chosen = get_scheme(arch, scheme)
         image = load(sources, arch, scheme=chosen.name)
-        lab = cls(image, chosen.name, harts=harts, seed=seed, max_insns=max_insns)
+        lab = cls(image, chosen.name, harts=harts, seed=seed, max_insns=max_insns,
+                  io_period=io_period)
         lab.start(entry, args, iterations)
         return lab
 
@@ -285,6 +388,10 @@ class Lab:
             task = self.machine.spawn(entry, raw, iterations=iterations)
             self.sched.enqueue(task)
             self.tasks.append(task)
+            self.emit_all(tev.SCHED_PROCESS_FORK, {
+                "parent_comm": "swapper/0", "parent_pid": 0, "child_comm": task.comm,
+                "child_pid": task.pid}, pid=0, cpu=0)
+            self.sched_wakeup(task, new=True)
 
     def step(self, rounds: int = 1) -> bool:
         """Run scheduler rounds (each between filesystem operations). False: all done."""
@@ -298,7 +405,11 @@ class Lab:
         return busy
 
     def _round(self) -> bool:
+        if self.pending:
+            self._flush_pending()
         busy = self.sched.step()
+        if self.probe_hits:
+            self._run_probes()
         m = self.machine
         if len(m.events) > 4 * KEEP_MACHINE_EVENTS:  # dump_stack() output of a looping entry
             del m.events[:-KEEP_MACHINE_EVENTS]
@@ -326,6 +437,10 @@ class Lab:
     def _in_window(self, pc: int) -> bool:
         i = bisect.bisect_right(self._win_lo, pc) - 1
         return i >= 0 and self._win[i][0] <= pc < self._win[i][1]
+
+    def writing(self, cpu: int) -> bool:
+        """A guest ring-buffer writer is in progress on this CPU."""
+        return self._writing(cpu)
 
     def _writing(self, cpu: int) -> bool:
         mem = self.machine.mem
@@ -450,6 +565,185 @@ class Lab:
             self.machine.mem.set_u64(self._counter, value)
             return value
         return self.host_clock().ticks_now()
+
+    # --- trace events written by ftlab itself -------------------------------------------------
+    def sched_switch(self, cpu: int, prev: Task | None, nxt: Task | None,
+                     prev_state: int) -> None:
+        def who(t: Task | None) -> tuple[str, int]:
+            return (t.comm, t.pid) if t is not None else (f"swapper/{cpu}", 0)
+        (pc, pp), (nc, np_) = who(prev), who(nxt)
+        self.emit_all(tev.SCHED_SWITCH, {
+            "prev_comm": pc, "prev_pid": pp, "prev_prio": IDLE_PRIO, "prev_state": prev_state,
+            "next_comm": nc, "next_pid": np_, "next_prio": IDLE_PRIO}, pid=pp, cpu=cpu)
+
+    def sched_wakeup(self, task: Task, new: bool = False) -> None:
+        cpu = task.last_hart or 0
+        values = {"comm": task.comm, "pid": task.pid, "prio": IDLE_PRIO, "target_cpu": cpu}
+        if not new:
+            self.emit_all(tev.SCHED_WAKING, values, pid=0, cpu=cpu)
+        self.emit_all(tev.SCHED_WAKEUP_NEW if new else tev.SCHED_WAKEUP, values, pid=0, cpu=cpu)
+
+    def sched_exit(self, task: Task, cpu: int) -> None:
+        self.emit_all(tev.SCHED_PROCESS_EXIT, {"comm": task.comm, "pid": task.pid,
+                                               "prio": IDLE_PRIO}, pid=task.pid, cpu=cpu)
+
+    def emit_all(self, ev: tev.EventType, values: dict, pid: int, cpu: int) -> None:
+        for inst in list(self.instances.values()):
+            if inst.events.active():
+                self.emit(inst, ev, values, pid, cpu)
+
+    def emit(self, inst: LabInstance, ev: tev.EventType, values: dict, pid: int,
+             cpu: int) -> bool:
+        """A tracepoint hit on `cpu`: run its triggers, record it when enabled, not filtered
+        and tracing is on (trace_event_buffer_commit; triggers as event_triggers_call)."""
+        st = inst.events.get(ev)
+        full = {**values, "common_pid": pid, "common_type": ev.id, "common_flags": 0,
+                "common_preempt_count": 0}
+        record = st.enabled and not st.soft_disabled
+        if record and inst.events.pids and pid not in inst.events.pids:
+            record = False
+        if record and st.filter is not None and not st.filter(full):
+            record = False
+        for trig in list(st.triggers):
+            if trig.count == 0 or (trig.filter is not None and not trig.filter(full)):
+                continue
+            if trig.count > 0:
+                trig.count -= 1
+            self._fire(inst, trig, cpu, pid)
+        if not record or not inst.tracing_on or not (inst.cpumask >> cpu) & 1:
+            return False
+        self._write_event(inst, cpu, ev.id, ev.pack(values), pid)
+        return True
+
+    def _fire(self, inst: LabInstance, trig: tev.Trigger, cpu: int, pid: int) -> None:
+        if trig.cmd == "traceon":
+            inst.set_tracing_on(True)
+        elif trig.cmd == "traceoff":
+            inst.set_tracing_on(False)
+        elif trig.cmd == "snapshot":
+            self.take_snapshot(inst)
+        elif trig.cmd == "stacktrace":
+            hart = self.machine.harts[cpu] if cpu < len(self.machine.harts) else None
+            frames = [hart.pc] if hart is not None and hart.task is not None else []
+            payload = struct.pack(f"<Q{len(frames) + 1}Q", len(frames) + 1, *frames,
+                                  0xFFFFFFFFFFFFFFFF)
+            if inst.tracing_on:
+                self._write_event(inst, cpu, abi.TRACE_STACK, payload, pid)
+        elif trig.cmd in ("enable_event", "disable_event"):
+            sysname, name = trig.target.split(":")
+            target = inst.events.get(tev.BY_SYSTEM[sysname][name])
+            target.soft_disabled = trig.cmd == "disable_event"
+            if trig.cmd == "enable_event":
+                target.enabled = True
+
+    # --- function commands (probes on function entries) ---------------------------------------
+    def sync_probes(self) -> None:
+        """One code hook per probed function entry on every hart (the kernel's probe ops);
+        hits are acted on at the end of the round."""
+        from unicorn import UC_HOOK_CODE
+
+        wanted = {p.func for inst in self.instances.values() for p in inst.probes}
+        hooks = self.__dict__.setdefault("_probe_hooks", {})
+        for func in list(hooks):
+            if func not in wanted:
+                for hart, handle in hooks.pop(func):
+                    hart.uc.hook_del(handle)
+        for func in wanted - set(hooks):
+            addr = self.image.function(func).addr
+            hooks[func] = [(hart, hart.uc.hook_add(
+                UC_HOOK_CODE, self._probe_hit, (func, hart), begin=addr, end=addr))
+                for hart in self.machine.harts]
+            for hart in self.machine.harts:  # code translated before the hook skips it
+                hart.flush_code(addr, addr + 1)
+
+    def _probe_hit(self, uc, address, size, data) -> None:  # noqa: ARG002  (unicorn's hook)
+        func, hart = data
+        task = hart.task
+        self.probe_hits.append((func, hart.id, task.pid if task is not None else 0))
+
+    def _run_probes(self) -> None:
+        hits, self.probe_hits = self.probe_hits, []
+        for func, cpu, pid in hits:
+            for inst in list(self.instances.values()):
+                for p in inst.probes:
+                    if p.func == func and p.count != 0:
+                        self._probe_action(inst, p, cpu, pid)
+
+    def _probe_action(self, inst: LabInstance, p: tev.FuncProbe, cpu: int, pid: int) -> None:
+        # counts go down only when the command changes something (ftrace_traceon_count)
+        if p.cmd in ("traceon", "traceoff"):
+            on = p.cmd == "traceon"
+            if inst.tracing_on == on:
+                return
+            inst.set_tracing_on(on)
+        elif p.cmd == "stacktrace":
+            if not inst.tracing_on:
+                return
+            addr = self.image.function(p.func).addr
+            payload = struct.pack("<QQQ", 2, addr, 0xFFFFFFFFFFFFFFFF)
+            self._write_event(inst, cpu, abi.TRACE_STACK, payload, pid)
+        elif p.cmd == "snapshot":
+            self.take_snapshot(inst)
+        elif p.cmd in ("enable_event", "disable_event"):
+            sysname, name = p.target.split(":")
+            st = inst.events.get(tev.BY_SYSTEM[sysname][name])
+            soft_off = p.cmd == "disable_event"
+            if st.soft_disabled == soft_off:
+                return
+            st.soft_disabled = soft_off
+        elif p.cmd in ("dump", "cpudump") and self.on_dump is not None:
+            self.on_dump(inst, None if p.cmd == "dump" else cpu)
+        if p.count > 0:
+            p.count -= 1
+
+    def set_cpumask(self, inst: LabInstance, mask: int) -> None:
+        """tracing_cpumask: a CPU outside the mask gets a NULL buffer slot in the guest's
+        trace_array, so its writers skip it (as for an offline CPU); reads still show what
+        it recorded before."""
+        self.quiesce()
+        for cpu, rb in enumerate(inst.buffers):
+            self.machine.mem.set_u64(inst.addr + abi.TA_BUFFERS + 8 * cpu,
+                                     rb if (mask >> cpu) & 1 else 0)
+        inst.cpumask = mask
+
+    def take_snapshot(self, inst: LabInstance) -> None:
+        """`echo 1 > snapshot`: the buffer's events move to the snapshot buffer; the live
+        buffer starts empty (the kernel swaps the two buffers)."""
+        self.quiesce()
+        inst.snap = self.snapshot(inst)
+        inst.snap_allocated = True
+        inst.reset()
+
+    def _write_event(self, inst: LabInstance, cpu: int, etype: int, payload: bytes,
+                     pid: int) -> None:
+        ts = self._clock_tick(inst)
+        if self._writing(cpu) or self.pending:
+            self.pending.append(_Pending(inst, cpu, etype, payload, pid, ts))
+            return
+        self._put(inst, cpu, etype, payload, pid, ts)
+
+    def _put(self, inst: LabInstance, cpu: int, etype: int, payload: bytes, pid: int,
+             ts: int) -> None:
+        if cpu >= inst.ncpus or inst.removed:
+            return
+        rb = inst.buffers[cpu]
+        length = (abi.ENTRY_HEADER + len(payload) + 7) & ~7
+        if length > inst.rb_field(cpu, abi.RB_SIZE) // 4:
+            return
+        e = self._rb_reserve(rb, length)
+        body = payload.ljust(length - abi.ENTRY_HEADER, b"\0")
+        self.machine.mem.write(e, _HEADER.pack(etype, length, 0, 0, 0, pid & 0xFFFFFFFF, cpu,
+                                               ts) + body)
+        self._rb_commit(rb)
+
+    def _flush_pending(self) -> None:
+        keep: list[_Pending] = []
+        for p in self.pending:
+            if keep or self._writing(p.cpu):
+                keep.append(p)
+            else:
+                self._put(p.inst, p.cpu, p.etype, p.payload, p.pid, p.ts)
+        self.pending = keep
 
     # --- ring buffers ----------------------------------------------------------------------------
     def resize(self, inst: LabInstance, kb: int, cpus: Iterable[int] | None = None) -> None:
