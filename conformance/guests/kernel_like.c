@@ -13,6 +13,12 @@ static char page[64];
 
 noinline void _raw_spin_lock(volatile u64 *lock) { *lock += 1; }
 noinline void _raw_spin_unlock(volatile u64 *lock) { *lock -= 1; }
+noinline int _raw_spin_trylock(volatile u64 *lock) { if (*lock) return 0; *lock = 1; return 1; }
+noinline void mutex_lock(volatile u64 *lock) { _raw_spin_lock(lock); }
+noinline void mutex_unlock(volatile u64 *lock) { _raw_spin_unlock(lock); }
+noinline int mutex_trylock(volatile u64 *lock) { return _raw_spin_trylock(lock); }
+noinline void console_lock(void) { mutex_lock(&lock_word); }
+noinline void console_unlock(void) { mutex_unlock(&lock_word); }
 noinline void rcu_read_lock(void) { rcu_nesting++; }
 noinline void rcu_read_unlock(void) { rcu_nesting--; }
 noinline void rcu_note_context_switch(void) { rcu_nesting = rcu_nesting; }
@@ -50,10 +56,20 @@ noinline long sys_read(u64 n) { return ksys_read(n); }
 
 noinline long sys_getpid(void) { return 100 + smp_processor_id(); }
 
+noinline long sys_write(u64 n)
+{
+	console_lock();
+	if (mutex_trylock(&lock_word))
+		mutex_unlock(&lock_word);
+	console_unlock();
+	return (long)n;
+}
+
 long kernel_loop(void)
 {
 	long r = sys_read(16);
 	r += sys_getpid();
+	r += sys_write(8);
 	sched_tick();
 	if ((jiffies & 7) == 0) {
 		r += sys_clone();

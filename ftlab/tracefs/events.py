@@ -401,7 +401,7 @@ def parse_trigger(text: str, ev: EventType) -> tuple[bool, Trigger]:
         target = f"{sysname}:{evname}"
         rest = rest[2:]
     count = -1
-    if rest:
+    if rest and rest[0] != "unlimited":
         word = rest[0]
         if word.startswith("count="):
             word = word[6:]
@@ -510,7 +510,7 @@ def parse_func_command(cmd: str, param: str) -> tuple[str, int]:
             raise EventError(f"no event {sysname}:{name}", code=errno.EINVAL)
         target, parts = f"{sysname}:{name}", parts[2:]
     count = -1
-    if parts:
+    if parts and parts[0] != "unlimited":
         word = parts[0]
         if word.startswith("count="):
             word = word[6:]
