@@ -283,8 +283,11 @@ class LabScheduler(Scheduler):
             task = hart.task
             outcome = m.run_slice(hart, self.rng.randint(*self.slice_range))
             self.slices += 1
+            # never preempted inside a ring-buffer writer: the kernel's writers run with
+            # preemption off, and the buffer's nesting count is per CPU
             if outcome == Outcome.YIELD or (outcome == Outcome.SLICE and self.runq
-                                             and m.preemptible(hart)):
+                                             and m.preemptible(hart)
+                                             and not self.lab.writing(hart.id)):
                 self.runq.append(m.switch_out(hart))
             elif (outcome in (Outcome.SLICE, Outcome.CONTINUE) and self.io_period
                   and not self.runq
@@ -296,9 +299,10 @@ class LabScheduler(Scheduler):
                 self._went_idle(hart, 1)  # TASK_INTERRUPTIBLE: "S"
                 continue
             if hart.task is None:
-                self._went_idle(hart, 0x10 if task.finished else 0)  # EXIT_DEAD: "X"
                 if task.finished:
                     self.lab.sched_exit(task, hart.id)
+                # EXIT_DEAD ("X") or preempted ("R+")
+                self._went_idle(hart, 0x10 if task.finished else tev.PREEMPTED)
         if m.deferred:
             m.poll_deferred()
         return busy or bool(self.runq)
@@ -330,8 +334,12 @@ class Lab:
     top-level trace instance (name "") created."""
 
     def __init__(self, image: Image, scheme: str | None = None, harts: int = 1, seed: int = 0,
-                 max_insns: int = DEFAULT_MAX_INSNS, io_period: int = 0) -> None:
+                 max_insns: int = DEFAULT_MAX_INSNS, io_period: int = 0,
+                 fork_period: int = 0) -> None:
         self.image = image
+        self.fork_period = fork_period
+        self.worker: Task | None = None  # the forked task, its slot reused by every fork
+        self.next_pid = 1000
         # the scheme the image was built for (session.load records it) unless one is named
         self.scheme = get_scheme(image.arch.name, scheme or getattr(image, "scheme", None))
         self.machine = Machine(image, harts=harts, max_insns=max_insns)
@@ -370,11 +378,11 @@ class Lab:
     def build(cls, sources: Sequence[str], arch: str, entry: str, args: Sequence[int] = (),
               harts: int = 1, scheme: str | None = None, seed: int = 0,
               max_insns: int = DEFAULT_MAX_INSNS, iterations: int = FOREVER,
-              io_period: int = 0) -> Lab:
+              io_period: int = 0, fork_period: int = 0) -> Lab:
         chosen = get_scheme(arch, scheme)
         image = load(sources, arch, scheme=chosen.name)
         lab = cls(image, chosen.name, harts=harts, seed=seed, max_insns=max_insns,
-                  io_period=io_period)
+                  io_period=io_period, fork_period=fork_period)
         lab.start(entry, args, iterations)
         return lab
 
@@ -384,6 +392,7 @@ class Lab:
         model = self.image.model(entry)
         check_returnable(model)
         raw = entry_args(self.image, model, args)
+        self._entry = (entry, raw)
         for _ in self.machine.harts:
             task = self.machine.spawn(entry, raw, iterations=iterations)
             self.sched.enqueue(task)
@@ -407,6 +416,8 @@ class Lab:
     def _round(self) -> bool:
         if self.pending:
             self._flush_pending()
+        if self.fork_period and self.tasks and self.lock.rounds % self.fork_period == 0:
+            self._fork()
         busy = self.sched.step()
         if self.probe_hits:
             self._run_probes()
@@ -565,6 +576,34 @@ class Lab:
             self.machine.mem.set_u64(self._counter, value)
             return value
         return self.host_clock().ticks_now()
+
+    def _fork(self) -> None:
+        """A task forked by the first hart's task: it calls the entry once and exits. Its
+        slot (task struct and stack) is reused by the next fork once it has exited."""
+        parent = next((h.task for h in self.machine.harts if h.task is not None), None)
+        w = self.worker
+        if parent is None or parent is w or (w is not None and not w.finished):
+            return
+        entry, raw = self._entry
+        if w is None:
+            w = self.worker = self.machine.spawn(entry, raw, iterations=1)
+        else:
+            mem = self.machine.mem
+            fresh = Task(w.index, w.pid, w.comm, w.entry, w.struct_addr, w.stack_top)
+            fresh.context = self.machine._initial_context(self.machine._task_main, w.stack_top)
+            for off in (gabi.TASK_DONE_ITERS, gabi.TASK_RESULT, gabi.TASK_TRACER + 8 * 2):
+                mem.set_u64(w.struct_addr + off, 0)
+            self.machine.tasks[w.index] = self.worker = w = fresh
+        w.pid = self.next_pid
+        self.next_pid = self.next_pid + 1 if self.next_pid < 32767 else 1000
+        self.machine.mem.set_u64(w.struct_addr + gabi.TASK_PID, w.pid)
+        cpu = parent.last_hart or 0
+        w.last_hart = cpu
+        self.emit_all(tev.SCHED_PROCESS_FORK, {
+            "parent_comm": parent.comm, "parent_pid": parent.pid, "child_comm": w.comm,
+            "child_pid": w.pid}, pid=parent.pid, cpu=cpu)
+        self.sched_wakeup(w, new=True)
+        self.sched.enqueue(w)
 
     # --- trace events written by ftlab itself -------------------------------------------------
     def sched_switch(self, cpu: int, prev: Task | None, nxt: Task | None,
