@@ -421,6 +421,7 @@ class EventSettings:
 
     enabled: bool = False
     soft_disabled: bool = False  # an enable_event trigger's target waits for its trigger
+    soft_mode: int = 0  # enable_event/disable_event triggers and probes naming this event
     filter_text: str = ""
     filter: Predicate | None = None
     triggers: list[Trigger] = field(default_factory=list)

@@ -35,6 +35,7 @@ from ftlab.tracing import LocalClock
 
 PAGE_SIZE = 4096
 TRACE_MARKER_MAX_SIZE = 4096  # kernel/trace/trace.h
+MARKER_META = 8 + 16  # the kernel's event header (header_event) and print entry (ip, buf)
 FOREVER = 10**9  # iterations of the entry per task: as good as forever
 QUIESCE_LIMIT = 1_000_000  # single steps before a hart counts as stuck in a writer
 KEEP_MACHINE_EVENTS = 256
@@ -821,8 +822,10 @@ class Lab:
         inst.buffer_kb = inst.sizes[0] // 1024
 
     def write_marker(self, inst: LabInstance, data: bytes, pid: int) -> int:
-        """trace_marker: a TRACE_PRINT event written as rb_reserve()/rb_commit() do, into the
-        first online CPU's buffer that no guest writer is using. Returns the bytes taken."""
+        """trace_marker: TRACE_PRINT events written as rb_reserve()/rb_commit() do, into the
+        first online CPU's buffer that no guest writer is using. A write longer than what
+        one sub-buffer holds is split over several events, as the kernel (6.12) does.
+        Returns the bytes taken."""
         self.quiesce()
         mem = self.machine.mem
         cpu = next((c for c in range(inst.ncpus) if not inst.rb_field(c, abi.RB_NEST)), None)
@@ -830,13 +833,20 @@ class Lab:
             raise FtlabError("every ring buffer has a writer in progress")
         rb = inst.buffers[cpu]
         size = mem.u64(rb + abi.RB_SIZE)
-        cnt = min(len(data), TRACE_MARKER_MAX_SIZE)
-        # what fits in one event (the writer takes at most a quarter of the buffer)
-        room = (size // 4) & ~7
-        cnt = min(cnt, room - abi.ENTRY_HEADER - 16 - 2)
-        if cnt <= 0:
+        # one event: a sub-buffer's data less the event header, the print entry's ip and
+        # length, and the newline and NUL the marker adds
+        per_event = inst.subbuf_kb * 1024 - 16 - MARKER_META - 2
+        room = ((size // 4) & ~7) - abi.ENTRY_HEADER - 16 - 2  # a quarter of the buffer
+        chunk = min(per_event, room)
+        if chunk <= 0:
             raise FtlabError("the ring buffer is too small for a marker")
-        text = data[:cnt]
+        cnt = min(len(data), max(TRACE_MARKER_MAX_SIZE, per_event))
+        for start in range(0, cnt, chunk):
+            self._put_marker(inst, rb, cpu, data[start:min(cnt, start + chunk)], pid)
+        return cnt
+
+    def _put_marker(self, inst: LabInstance, rb: int, cpu: int, text: bytes, pid: int) -> None:
+        mem = self.machine.mem
         if not text.endswith(b"\n"):
             text += b"\n"
         payload = 16 + len(text) + 1
@@ -854,7 +864,6 @@ class Lab:
         mem.write(e, _HEADER.pack(abi.TRACE_PRINT, length, 0, 0, 0, pid & 0xFFFFFFFF, cpu,
                                   ts) + body)
         self._rb_commit(rb)
-        return cnt
 
     def _rb_reserve(self, rb: int, length: int) -> int:
         mem = self.machine.mem

@@ -464,8 +464,10 @@ class Tracefs:
         if name == "trace":
             return self._trace_text(inst, None if h.node.cpu is None else [h.node.cpu])
         if name == "snapshot":
-            if not inst.snap_allocated:
-                return f"# tracer: {inst.tracer}\n#\n" + SNAPSHOT_FREED
+            if not inst.snap_allocated or not any(b.events for b in inst.snap or []):
+                state = "allocated" if inst.snap_allocated else "freed"
+                return (f"# tracer: {inst.tracer}\n#\n# * Snapshot is {state} *\n#\n"
+                        + SNAPSHOT_HELP)
             return self._trace_text(inst, None, buffers=inst.snap or [])
         with self.lab.lock.fs():
             return self._small(h)
@@ -495,7 +497,8 @@ class Tracefs:
                 return f"{ev.id}\n"
             st = evs.get(ev)
             if what == "enable":
-                return ("1" if st.enabled else "0") + ("*" if st.soft_disabled else "") + "\n"
+                on = st.enabled and not st.soft_disabled
+                return ("1" if on else "0") + ("*" if st.soft_mode else "") + "\n"
             if what == "filter":
                 return (st.filter_text or "none") + "\n"
             if what == "trigger":
@@ -919,9 +922,7 @@ class Tracefs:
         if not trig.target:
             return
         sysname, name = trig.target.split(":")
-        st = inst.events.get(tev.BY_SYSTEM[sysname][name])
-        st.enabled = on
-        st.soft_disabled = on and trig.cmd == "enable_event"
+        _soft_mode(inst.events.get(tev.BY_SYSTEM[sysname][name]), trig.cmd, on)
 
     def _set_tracer(self, inst: LabInstance, tracer: str) -> None:
         self.lab.quiesce(patching=True)
@@ -1014,9 +1015,7 @@ class Tracefs:
 
     def _probe_target(self, inst: LabInstance, p: tev.FuncProbe, on: bool) -> None:
         sysname, name = p.target.split(":")
-        st = inst.events.get(tev.BY_SYSTEM[sysname][name])
-        st.enabled = on
-        st.soft_disabled = on and p.cmd == "enable_event"
+        _soft_mode(inst.events.get(tev.BY_SYSTEM[sysname][name]), p.cmd, on)
 
     def _apply(self, h: Handle) -> None:
         """Make the handle's set the file's value."""
@@ -1048,9 +1047,7 @@ class Tracefs:
             raise _ftlab_errno(err) from None
 
 
-SNAPSHOT_FREED = """\
-# * Snapshot is freed *
-#
+SNAPSHOT_HELP = """\
 # Snapshot commands:
 # echo 0 > snapshot : Clears and frees snapshot buffer
 # echo 1 > snapshot : Allocates snapshot buffer, if not already allocated.
@@ -1059,6 +1056,20 @@ SNAPSHOT_FREED = """\
 #                      (Doesn't have to be '2' works with any number that
 #                       is not a '0' or '1')
 """
+
+
+def _soft_mode(st: tev.EventSettings, cmd: str, on: bool) -> None:
+    """An enable_event/disable_event command puts its event in soft mode (trace_events.c
+    __ftrace_event_enable_disable): enabled, recording only while not soft-disabled."""
+    if on:
+        st.soft_mode += 1
+        if st.soft_mode == 1:
+            st.soft_disabled = cmd == "enable_event"
+            st.enabled = True
+    else:
+        st.soft_mode = max(0, st.soft_mode - 1)
+        if not st.soft_mode:
+            st.enabled = st.soft_disabled = False
 
 
 def _event(full: str) -> tev.EventType:
