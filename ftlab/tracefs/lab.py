@@ -39,6 +39,7 @@ MARKER_META = 8 + 16  # the kernel's event header (header_event) and print entry
 FOREVER = 10**9  # iterations of the entry per task: as good as forever
 QUIESCE_LIMIT = 1_000_000  # single steps before a hart counts as stuck in a writer
 KEEP_MACHINE_EVENTS = 256
+FORK_SLOTS = 2  # forked tasks alive at once
 
 _HEADER = struct.Struct("<HHBBHIIQ")  # struct trace_entry
 _U16X2 = struct.Struct("<HH")
@@ -339,7 +340,7 @@ class Lab:
                  fork_period: int = 0) -> None:
         self.image = image
         self.fork_period = fork_period
-        self.worker: Task | None = None  # the forked task, its slot reused by every fork
+        self.workers: list[Task | None] = [None] * FORK_SLOTS  # forked tasks (slots reused)
         self.next_pid = 1000
         # the scheme the image was built for (session.load records it) unless one is named
         self.scheme = get_scheme(image.arch.name, scheme or getattr(image, "scheme", None))
@@ -579,22 +580,25 @@ class Lab:
         return self.host_clock().ticks_now()
 
     def _fork(self) -> None:
-        """A task forked by the first hart's task: it calls the entry once and exits. Its
-        slot (task struct and stack) is reused by the next fork once it has exited."""
-        parent = next((h.task for h in self.machine.harts if h.task is not None), None)
-        w = self.worker
-        if parent is None or parent is w or (w is not None and not w.finished):
+        """A task forked by a running task: it calls the entry once and exits. The forked
+        tasks' slots (task struct and stack) are reused once they have exited."""
+        running = [t for t in self.tasks if not t.finished]
+        free = next((i for i, w in enumerate(self.workers) if w is None or w.finished), None)
+        if not running or free is None:
             return
+        parent = running[self.lock.rounds % len(running)]
         entry, raw = self._entry
+        w = self.workers[free]
         if w is None:
-            w = self.worker = self.machine.spawn(entry, raw, iterations=1)
+            w = self.machine.spawn(entry, raw, iterations=1)
         else:
             mem = self.machine.mem
             fresh = Task(w.index, w.pid, w.comm, w.entry, w.struct_addr, w.stack_top)
             fresh.context = self.machine._initial_context(self.machine._task_main, w.stack_top)
             for off in (gabi.TASK_DONE_ITERS, gabi.TASK_RESULT, gabi.TASK_TRACER + 8 * 2):
                 mem.set_u64(w.struct_addr + off, 0)
-            self.machine.tasks[w.index] = self.worker = w = fresh
+            self.machine.tasks[w.index] = w = fresh
+        self.workers[free] = w
         w.pid = self.next_pid
         self.next_pid = self.next_pid + 1 if self.next_pid < 32767 else 1000
         self.machine.mem.set_u64(w.struct_addr + gabi.TASK_PID, w.pid)
