@@ -444,7 +444,11 @@ class InstanceEvents:
         return any(s.enabled or s.triggers for s in self.events.values())
 
     def set_enable(self, ev: EventType, on: bool) -> None:
-        self.events[ev.full].enabled = on
+        st = self.events[ev.full]
+        if st.soft_mode:  # an enable/disable_event command owns it: only soft-(dis)able
+            st.soft_disabled = not on
+        else:
+            st.enabled = on
 
     def system_state(self, system: str | None) -> str:
         """The system or top-level `enable` file: 0, 1, or X when mixed."""
@@ -469,8 +473,8 @@ class InstanceEvents:
                 or (":" not in pattern and fnmatch.fnmatchcase(ev.system, pattern))]
 
     def reset(self) -> None:
-        for s in self.events.values():
-            s.enabled = False
+        for ev in TRACEPOINTS:
+            self.set_enable(ev, False)
 
 
 # --- function commands (set_ftrace_filter `func:cmd[:arg]`, kernel/trace/ftrace.c) ----------

@@ -608,7 +608,7 @@ class Lab:
             "parent_comm": parent.comm, "parent_pid": parent.pid, "child_comm": w.comm,
             "child_pid": w.pid}, pid=parent.pid, cpu=cpu)
         self.sched_wakeup(w, new=True)
-        self.sched.enqueue(w)
+        self.sched.runq.appendleft(w)  # the child runs next (wakeup preemption)
 
     # --- trace events written by ftlab itself -------------------------------------------------
     def sched_switch(self, cpu: int, prev: Task | None, nxt: Task | None,
