@@ -313,7 +313,8 @@ def parse_filter(text: str, ev: EventType) -> Predicate:
         name = take()
         f = ev.field(name)
         if f is None or name in ("(", ")", "!") or name in _OPS:
-            raise EventError("Field not found", at)
+            # the kernel points at what follows the unknown name (parse_pred)
+            raise EventError("Field not found", where() if f is None else at)
         at = where()
         op = take()
         if op not in _OPS:
