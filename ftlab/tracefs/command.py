@@ -31,7 +31,7 @@ def register(sub, add_guest_args, add_trace_args) -> dict:
 
 def cmd_tracefs(ns: argparse.Namespace) -> int:
     from ftlab.ftrace.schemes import get_scheme
-    from ftlab.tracefs.fuse import import_fuse, mount, prepare_mountpoint
+    from ftlab.tracefs.fuse import import_fuse, mount, prepare_mountpoint, shell_quote
     from ftlab.tracefs.lab import Driver, Lab
     from ftlab.tracefs.model import Tracefs
 
@@ -53,8 +53,9 @@ def cmd_tracefs(ns: argparse.Namespace) -> int:
     lab.on_fault = on_fault
     fs = Tracefs(lab)
     args = ", ".join(str(a) for a in ns.args)
-    print(f"ftlab tracefs: {mountpoint}: {ns.arch} ({scheme.name}), {ns.harts} hart(s) calling "
-          f"{ns.entry}({args}) in a loop; unmount with `umount {mountpoint}` or Ctrl-C",
+    shown = shell_quote(mountpoint)
+    print(f"ftlab tracefs: {shown}: {ns.arch} ({scheme.name}), {ns.harts} hart(s) calling "
+          f"{ns.entry}({args}) in a loop; unmount with `umount {shown}` or Ctrl-C",
           file=sys.stderr, flush=True)
     driver = Driver(lab).start()
     try:
@@ -63,5 +64,5 @@ def cmd_tracefs(ns: argparse.Namespace) -> int:
         driver.stop()
     if driver.error is not None:
         raise FtlabError(f"the machine stopped: {driver.error}")
-    print(f"ftlab tracefs: {mountpoint} unmounted", file=sys.stderr, flush=True)
+    print(f"ftlab tracefs: {shown} unmounted", file=sys.stderr, flush=True)
     return 0
