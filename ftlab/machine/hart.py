@@ -13,8 +13,6 @@ from ftlab.machine.task import Task
 if TYPE_CHECKING:
     from ftlab.machine.machine import Machine
 
-TCG_BUFFER_SIZE = 4 << 20  # bytes of translated code per hart (guests are small)
-
 
 class StopKind(enum.Enum):
     SLICE = "slice"  # the instruction count ran out
@@ -36,9 +34,6 @@ class Hart:
         self.arch = arch
         self.percpu = percpu_addr
         self.uc = Uc(arch.uc_arch, arch.uc_mode)
-        # bound the translated-code cache (Unicorn's default, 1 GiB, fills page by page before
-        # it is flushed: a long-lived machine that re-patches code grows by that much)
-        self.uc.ctl_set_tcg_buffer_size(TCG_BUFFER_SIZE)
         machine.mem.map_into(self.uc)
         for reg, bits in arch.extra_hart_setup:
             rid = arch.regs[reg]

@@ -40,6 +40,7 @@ FOREVER = 10**9  # iterations of the entry per task: as good as forever
 QUIESCE_LIMIT = 1_000_000  # single steps before a hart counts as stuck in a writer
 KEEP_MACHINE_EVENTS = 256
 FORK_SLOTS = 2  # forked tasks alive at once
+TB_FLUSH_ROUNDS = 100  # scheduler rounds between flushes of the translated-code cache
 
 _HEADER = struct.Struct("<HHBBHIIQ")  # struct trace_entry
 _U16X2 = struct.Struct("<HH")
@@ -420,6 +421,12 @@ class Lab:
             self._flush_pending()
         if self.fork_period and self.tasks and self.lock.rounds % self.fork_period == 0:
             self._fork()
+        if self.lock.rounds % TB_FLUSH_ROUNDS == TB_FLUSH_ROUNDS - 1:
+            # Unicorn's translated-code cache fills page by page up to 1 GiB before it
+            # flushes itself; a mount re-patches code for hours: flush it here, between
+            # slices, so the resident memory stays bounded
+            for hart in self.machine.harts:
+                hart.uc.ctl_flush_tb()
         busy = self.sched.step()
         if self.probe_hits:
             self._run_probes()
