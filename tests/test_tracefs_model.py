@@ -421,6 +421,22 @@ def test_overrun_counts_as_the_kernel_counts(fs, lab):
     assert "[LOST" not in drain(fs)
 
 
+def test_pipe_reads_with_lost_events_end_on_a_line(fs, lab):
+    """A [LOST N EVENTS] line counts in the read's size: no read ends inside a line."""
+    fs.write("/buffer_size_kb", "4")
+    fs.write("/current_tracer", "function")
+    fh = fs.open("/trace_pipe", os.O_RDONLY | os.O_NONBLOCK)
+    reads = []
+    try:
+        for size in range(150, 400, 10):
+            lab.step(8)  # overwrites unread events: the read starts with a LOST line
+            reads.append(fs.pread(fh, size).decode())
+    finally:
+        fs.release(fh)
+    assert sum("LOST" in r for r in reads) > 10
+    assert [r for r in reads if not r.endswith("\n")] == []
+
+
 # --- function_graph -----------------------------------------------------------------------------
 def graph_depths(text: str) -> list[int]:
     out = []

@@ -712,11 +712,18 @@ class Tracefs:
                 limit = min(limit, last)
         ctx = self._context(inst)
         texts, partner = pipe_lines(merged, ctx, state, commit=False)
+        # a CPU's [LOST N EVENTS] line comes before its first event and counts in the size,
+        # so a read never ends inside it
+        lost = {p.cpu: f"CPU:{p.cpu} [LOST {p.lost} EVENTS]\n" for p in peeked if p.lost > 0}
         total = cut = 0
+        seen: set[int] = set()
         for i, t in enumerate(texts[:limit]):
-            if total and total + len(t) > size:
+            cpu = owner[id(merged[i])].cpu
+            need = len(t.encode()) + (len(lost[cpu]) if cpu in lost and cpu not in seen else 0)
+            if total and total + need > size:
                 break
-            total += len(t)
+            total += need
+            seen.add(cpu)
             cut = i + 1
         # a leaf's return is printed with its entry: it is taken with it, out of order, as
         # the kernel's iterator consumes the return it peeked at
