@@ -8,7 +8,8 @@
 # It never touches the host's tracing: ftracetest runs inside a private mount namespace
 # (unshare -m) where /sys/kernel is an empty tmpfs (ftracetest mounts the host's tracefs when it
 # finds no tracefs line in /proc/mounts: there is nothing to mount it on), it refuses to start
-# unless the first tracefs line of /proc/mounts is the ftlab mount, and the tests that act on the
+# unless the first tracefs line of /proc/mounts is the ftlab mount (other tracefs/debugfs mounts are
+# detached inside the namespace first), and the tests that act on the
 # host are skipped with the reason printed. ftracetest writes -1 into the host's
 # /proc/sys/kernel/sched_rt_runtime_us; inside the namespace a plain file is bind-mounted over it,
 # and the original value is restored on exit, interrupt or termination all the same.
@@ -52,6 +53,10 @@ if [ "${1:-}" = "--inner" ]; then
   shift
   arch="$1" suite="$2" work="$3" limit="$4"; shift 4
   mount --make-rprivate / 2>/dev/null || true
+  # other tracefs/debugfs mounts (the host's, another ftlab mount) leave this namespace only
+  { grep -E 'tracefs|debugfs' /proc/self/mounts || true; } | cut -d' ' -f2 | sort -r | while read -r m; do
+    umount -l "$(printf '%b' "$m")" 2>/dev/null || true
+  done
   # nothing for ftracetest to mount the host's tracefs or debugfs on
   mount -t tmpfs -o size=64k ftlab-no-sys-kernel /sys/kernel
   # ftracetest's `echo -1 > sched_rt_runtime_us` lands in a file of ours
@@ -175,7 +180,7 @@ for arch in "${archs[@]}"; do
   aw="$work/$arch"
   mkdir -p "$aw"
   unshare -m --propagation private bash "$0" --inner "$arch" "$suite" "$aw" "$limit" "${cases[@]}" \
-    | tee "$aw/out.txt"
+    | tee "$aw/out.txt" || echo "ftracetest.sh: $arch: the run failed (see above)"
   tally="$(grep -E '^# of (passed|failed|unresolved|untested|unsupported|xfailed|undefined)' "$aw/out.txt" \
     | sed -E 's/^# of ([a-z]+)[^:]*: +([0-9]+)/\1 \2/' | tr '\n' ' ')"
   summary+=("$arch: ${tally:-no tally (see above)}")

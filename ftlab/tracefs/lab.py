@@ -997,9 +997,20 @@ class Lab:
         acct.lost_reported = peeked.overrun
 
 
+SUBBUF_DATA = PAGE_SIZE - 16  # a sub-buffer's data (header_page: 16 bytes of header)
+
+
 def round_size(kb: int) -> int:
-    """buffer_size_kb in bytes, rounded up to whole pages as the kernel's ring buffer does."""
-    return max(PAGE_SIZE, (kb * 1024 + PAGE_SIZE - 1) // PAGE_SIZE * PAGE_SIZE)
+    """buffer_size_kb in bytes of ftlab's ring: the kernel's number of sub-buffers (enough
+    4080-byte data areas for `kb`, at least 2: ring_buffer_resize) times a page."""
+    pages = max(2, -(-kb * 1024 // SUBBUF_DATA))
+    return pages * PAGE_SIZE
+
+
+def shown_kb(size: int) -> int:
+    """What buffer_size_kb shows for a ring of `size` bytes: its sub-buffers' data in KiB
+    (tracing_entries_read: nr_pages * BUF_PAGE_SIZE >> 10), so 4 reads back as 7."""
+    return size // PAGE_SIZE * SUBBUF_DATA >> 10
 
 
 def _u64(raw: bytes | bytearray, off: int) -> int:

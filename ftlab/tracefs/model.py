@@ -28,7 +28,7 @@ from ftlab.ftrace.tracers import CLOCKS, OPTIONS, TRACERS
 from ftlab.trace.events import GraphExitEvent, TraceEvent, merge_cpus
 from ftlab.trace.output import RAW_CLOCKS, TraceContext
 from ftlab.tracefs import events as tev
-from ftlab.tracefs.lab import PAGE_SIZE, Lab, LabInstance
+from ftlab.tracefs.lab import PAGE_SIZE, Lab, LabInstance, shown_kb
 from ftlab.tracefs.render import (
     EventFilter,
     PipeState,
@@ -540,9 +540,9 @@ class Tracefs:
             return "".join(f"{'' if self._option(inst, o) else 'no'}{o}\n" for o in ALL_OPTIONS)
         if name == "buffer_size_kb":
             sizes = inst.sizes if h.node.cpu is None else [inst.sizes[h.node.cpu]]
-            return f"{sizes[0] // 1024}\n" if len(set(sizes)) == 1 else "X\n"
+            return f"{shown_kb(sizes[0])}\n" if len(set(sizes)) == 1 else "X\n"
         if name == "buffer_total_size_kb":
-            return f"{sum(inst.sizes) // 1024}\n"
+            return f"{sum(shown_kb(size) for size in inst.sizes)}\n"
         if name in FILTER_FILES:
             names = self._filter_set(inst, name)
             extra = ""
@@ -773,7 +773,12 @@ class Tracefs:
                     raise _oserror(errno.EBUSY, "trace_pipe is open")
                 self._quiet(lambda: self._set_tracer(inst, word))
         elif name == "tracing_on":
-            inst.set_tracing_on(bool(_uint(word)))
+            on = bool(_uint(word))
+            if on and not inst.tracing_on and inst.tracer == "function":
+                # rb_simple_write calls the tracer's start(): function_trace_start resets
+                # the buffer (kernel/trace/trace_functions.c)
+                self._quiet(lambda: (self.lab.quiesce(), inst.reset()))
+            inst.set_tracing_on(on)
         elif name == "trace_clock":
             if word not in CLOCKS:
                 raise _oserror(errno.EINVAL, f"no trace clock '{word}'")
