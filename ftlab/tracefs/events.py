@@ -315,7 +315,7 @@ def parse_filter(text: str, ev: EventType) -> Predicate:
         if f is None or name in ("(", ")", "!") or name in _OPS:
             # the kernel points at what follows the unknown name (parse_pred)
             raise EventError("Field not found", where() if f is None else at)
-        at = where()
+        op_at = at = where()
         op = take()
         if op not in _OPS:
             raise EventError("Invalid operator", at)
@@ -327,13 +327,13 @@ def parse_filter(text: str, ev: EventType) -> Predicate:
         key = f.name
         if f.is_string:
             if op not in ("==", "!=", "~"):
-                raise EventError("Invalid operator", at)
+                raise EventError("Invalid operator", op_at)
             if op == "~":
                 return lambda v: fnmatch.fnmatchcase(str(v.get(key, "")), value)
             return (lambda v: str(v.get(key, "")) == value) if op == "==" else (
                 lambda v: str(v.get(key, "")) != value)
         if op == "~":
-            raise EventError("Invalid operator", at)
+            raise EventError("Invalid operator", op_at)
         try:
             num = int(value, 0)
         except ValueError:

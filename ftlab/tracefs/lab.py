@@ -658,6 +658,9 @@ class Lab:
         for trig in list(st.triggers):
             if trig.count == 0 or (trig.filter is not None and not trig.filter(full)):
                 continue
+            # traceon/traceoff count only the hits that change something (traceon_count_trigger)
+            if trig.cmd in ("traceon", "traceoff") and inst.tracing_on == (trig.cmd == "traceon"):
+                continue
             if trig.count > 0:
                 trig.count -= 1
             self._fire(inst, trig, cpu, pid)
