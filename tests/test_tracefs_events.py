@@ -151,9 +151,9 @@ def test_triggers(fs, lab):
     assert fs.read("/events/sched/sched_switch/enable") == "0\n"
     # a snapshot trigger moves what was recorded into the snapshot buffer
     fs.write("/events/sched/sched_process_fork/enable", "1")
-    lab.step(5)
+    lab.step(20)
     fs.write(trig, "snapshot:1")
-    lab.step(5)
+    lab.step(20)
     assert "sched_process_fork:" in fs.read("/snapshot")
     fs.write("/snapshot", "0")
     assert "# * Snapshot is freed *" in fs.read("/snapshot")

@@ -257,6 +257,16 @@ class LabScheduler(Scheduler):
                 prev is not None and prev.state == TaskState.RUNNABLE) else 0)
         self.last[hart.id] = task
 
+    def _pick(self, hart) -> None:
+        """The first waiting task that last ran on this hart (or never ran): tasks do not
+        migrate, as guest code may hold a per-CPU pointer where the kernel would have
+        preemption off (ftlab's guest runtime does not disable it everywhere)."""
+        for task in self.runq:
+            if task.last_hart is None or task.last_hart == hart.id:
+                self.runq.remove(task)
+                self._switch_in(hart, task)
+                return
+
     def _went_idle(self, hart, state: int) -> None:
         prev = self.last.get(hart.id)
         if prev is not None:
@@ -274,11 +284,11 @@ class LabScheduler(Scheduler):
                 self.lab.sched_wakeup(task)
         busy = bool(self.asleep)
         for hart in m.harts:
-            if hart.task is None and self.runq:
-                self._switch_in(hart, self.runq.popleft())
+            if hart.task is None:
+                self._pick(hart)
         for hart in m.harts:
-            if hart.task is None and self.runq:
-                self._switch_in(hart, self.runq.popleft())
+            if hart.task is None:
+                self._pick(hart)
             if hart.task is None:
                 continue
             busy = True
