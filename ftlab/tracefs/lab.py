@@ -39,7 +39,7 @@ MARKER_META = 8 + 16  # the kernel's event header (header_event) and print entry
 FOREVER = 10**9  # iterations of the entry per task: as good as forever
 QUIESCE_LIMIT = 1_000_000  # single steps before a hart counts as stuck in a writer
 KEEP_MACHINE_EVENTS = 256
-FORK_SLOTS = 2  # forked tasks alive at once
+FORK_SLOTS = 4  # forked tasks alive at once
 TB_FLUSH_ROUNDS = 100  # scheduler rounds between flushes of the translated-code cache
 
 _HEADER = struct.Struct("<HHBBHIIQ")  # struct trace_entry
@@ -430,7 +430,8 @@ class Lab:
         if self.pending:
             self._flush_pending()
         if self.fork_period and self.tasks and self.lock.rounds % self.fork_period == 0:
-            self._fork()
+            for parent in self.tasks:  # each of the entry's tasks forks on its own hart
+                self._fork(parent)
         if self.lock.rounds % TB_FLUSH_ROUNDS == TB_FLUSH_ROUNDS - 1:
             # Unicorn's translated-code cache fills page by page up to 1 GiB before it
             # flushes itself; a mount re-patches code for hours: flush it here, between
@@ -596,14 +597,12 @@ class Lab:
             return value
         return self.host_clock().ticks_now()
 
-    def _fork(self) -> None:
-        """A task forked by a running task: it calls the entry once and exits. The forked
-        tasks' slots (task struct and stack) are reused once they have exited."""
-        running = [t for t in self.tasks if not t.finished]
+    def _fork(self, parent: Task) -> None:
+        """`parent` forks a task that calls the entry once and exits. The forked tasks'
+        slots (task struct and stack) are reused once they have exited."""
         free = next((i for i, w in enumerate(self.workers) if w is None or w.finished), None)
-        if not running or free is None:
+        if parent.finished or free is None:
             return
-        parent = running[self.lock.rounds % len(running)]
         entry, raw = self._entry
         w = self.workers[free]
         if w is None:
