@@ -257,6 +257,12 @@ class LabScheduler(Scheduler):
                 prev is not None and prev.state == TaskState.RUNNABLE) else 0)
         self.last[hart.id] = task
 
+    def _update_need_resched(self) -> None:
+        # a hart is asked to reschedule only for a task that may run on it
+        for hart in self.machine.harts:
+            waiting = any(t.last_hart in (None, hart.id) for t in self.runq)
+            self.machine.mem.set_u64(hart.percpu + gabi.PERCPU_NEED_RESCHED, int(waiting))
+
     def _pick(self, hart) -> None:
         """The first waiting task that last ran on this hart (or never ran): tasks do not
         migrate, as guest code may hold a per-CPU pointer where the kernel would have
@@ -406,8 +412,9 @@ class Lab:
         check_returnable(model)
         raw = entry_args(self.image, model, args)
         self._entry = (entry, raw)
-        for _ in self.machine.harts:
+        for hart in self.machine.harts:
             task = self.machine.spawn(entry, raw, iterations=iterations)
+            task.last_hart = hart.id  # one task per hart, kept there (LabScheduler._pick)
             self.sched.enqueue(task)
             self.tasks.append(task)
             self.emit_all(tev.SCHED_PROCESS_FORK, {
