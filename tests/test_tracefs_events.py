@@ -50,7 +50,7 @@ def test_tree_and_format_files(fs):
     assert {"enable", "header_page", "header_event", "sched", "ftrace"} <= top
     files = ["enable", "filter", "format", "id", "trigger"]
     assert fs.listdir("/events/sched/sched_switch") == files
-    assert fs.listdir("/events/ftrace/function") == ["format", "id"]  # no enable: as the kernel
+    assert fs.listdir("/events/ftrace/function") == ["format", "id", "trigger"]  # no enable
     fmt = fs.read("/events/sched/sched_switch/format")
     assert fmt.startswith("name: sched_switch\nID: 316\nformat:\n"
                           "\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n")
@@ -202,3 +202,14 @@ def test_cpumask_snapshot_and_tracing_on(fs, lab):
     assert "do_sendfile" in fs.read("/trace")
     fs.write("/tracing_on", "1")
     assert "do_sendfile" not in fs.read("/trace")
+
+
+def test_marker_snapshot_trigger_swaps_buffers(fs):
+    """A snapshot trigger on ftrace:print (trace_marker) swaps the live and snapshot buffers
+    after each write: odd markers end in the live buffer, even ones in the snapshot."""
+    fs.write("/events/ftrace/print/trigger", "snapshot")
+    assert "# * Snapshot is allocated *" in fs.read("/snapshot")
+    for i in range(1, 11):
+        fs.write("/trace_marker", f"hello >{i}<")
+    assert re.findall(r">(\d+)<", fs.read("/trace")) == ["1", "3", "5", "7", "9"]
+    assert re.findall(r">(\d+)<", fs.read("/snapshot")) == ["2", "4", "6", "8", "10"]

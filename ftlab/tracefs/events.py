@@ -177,6 +177,7 @@ BPF_TRACE_PRINTK = EventType(
     '"%s", __get_str(bpf_string)')
 
 # the ftrace system: the tracers' own entries (kernel/trace/trace_entries.h); kernel ids
+PRINT_FULL = "ftrace:print"
 FTRACE_EVENTS = (
     EventType("ftrace", "function", 1,
               (_f("unsigned long ip", 8, 8), _f("unsigned long parent_ip", 16, 8)),
@@ -432,7 +433,9 @@ class InstanceEvents:
     """The events/ state of one trace instance."""
 
     def __init__(self) -> None:
-        self.events: dict[str, EventSettings] = {ev.full: EventSettings() for ev in TRACEPOINTS}
+        # every event has a trigger file (trace_marker's ftrace:print triggers fire); only
+        # tracepoints are enabled
+        self.events: dict[str, EventSettings] = {ev.full: EventSettings() for ev in ALL_EVENTS}
         self.pids: set[int] = set()
 
     def get(self, ev: EventType) -> EventSettings:
@@ -453,8 +456,8 @@ class InstanceEvents:
 
     def system_state(self, system: str | None) -> str:
         """The system or top-level `enable` file: 0, 1, or X when mixed."""
-        states = {s.enabled for name, s in self.events.items()
-                  if system is None or name.split(":")[0] == system}
+        states = {self.events[ev.full].enabled for ev in TRACEPOINTS
+                  if system is None or ev.system == system}
         if len(states) > 1:
             return "X"
         return "1" if states == {True} else "0"

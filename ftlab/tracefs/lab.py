@@ -198,8 +198,9 @@ class LabInstance(TraceInstance):
         self.pipe_state: object | None = None  # the trace_pipe printer's state (render.py)
         self.removed = False
         self.events = tev.InstanceEvents()
-        self.snap: list[CpuBuffer] | None = None  # the snapshot buffer's events, once taken
-        self.snap_allocated = False
+        # the snapshot buffer: per CPU, a ring (struct ring_buffer and data) swapped with the
+        # live one; None: not allocated
+        self.snap_raw: list[tuple[bytes, bytes]] | None = None
         self.cpumask = (1 << len(rbs)) - 1
         self.open_traces = 0  # files of the instance open (rmdir answers EBUSY)
         self.error_log: list[str] = []
@@ -671,8 +672,16 @@ class Lab:
             record = False
         if record and st.filter is not None and not st.filter(full):
             record = False
+        self._triggers(inst, st, full, cpu, pid)
+        if not record or not inst.tracing_on or not (inst.cpumask >> cpu) & 1:
+            return False
+        self._write_event(inst, cpu, ev.id, ev.pack(values), pid)
+        return True
+
+    def _triggers(self, inst: LabInstance, st: tev.EventSettings, values: dict, cpu: int,
+                  pid: int) -> None:
         for trig in list(st.triggers):
-            if trig.count == 0 or (trig.filter is not None and not trig.filter(full)):
+            if trig.count == 0 or (trig.filter is not None and not trig.filter(values)):
                 continue
             # traceon/traceoff count only the hits that change something (traceon_count_trigger)
             if trig.cmd in ("traceon", "traceoff") and inst.tracing_on == (trig.cmd == "traceon"):
@@ -680,10 +689,6 @@ class Lab:
             if trig.count > 0:
                 trig.count -= 1
             self._fire(inst, trig, cpu, pid)
-        if not record or not inst.tracing_on or not (inst.cpumask >> cpu) & 1:
-            return False
-        self._write_event(inst, cpu, ev.id, ev.pack(values), pid)
-        return True
 
     def _fire(self, inst: LabInstance, trig: tev.Trigger, cpu: int, pid: int) -> None:
         if trig.cmd == "traceon":
@@ -777,12 +782,50 @@ class Lab:
         inst.cpumask = mask
 
     def take_snapshot(self, inst: LabInstance) -> None:
-        """`echo 1 > snapshot`: the buffer's events move to the snapshot buffer; the live
-        buffer starts empty (the kernel swaps the two buffers)."""
+        """`echo 1 > snapshot` (update_max_tr): the live buffers and the snapshot buffers
+        swap; a snapshot buffer allocated now starts empty."""
         self.quiesce()
-        inst.snap = self.snapshot(inst)
-        inst.snap_allocated = True
-        inst.reset()
+        mem = self.machine.mem
+        if inst.snap_raw is None:
+            self.alloc_snapshot(inst)
+        assert inst.snap_raw is not None
+        swapped = []
+        for cpu, rb in enumerate(inst.buffers):
+            data, size = inst.rb_field(cpu, abi.RB_DATA), inst.rb_field(cpu, abi.RB_SIZE)
+            live = (mem.read(rb, abi.RB_STRUCT_SIZE), mem.read(data, size))
+            snap_rb, snap_data = inst.snap_raw[cpu]
+            if len(snap_data) == size:
+                mem.write(data, snap_data)
+                for off in (abi.RB_HEAD, abi.RB_TAIL, abi.RB_ENTRIES, abi.RB_OVERRUN,
+                            abi.RB_READ, abi.RB_COMMIT):
+                    mem.set_u64(rb + off, _u64(snap_rb, off))
+            else:  # resized since: an empty buffer
+                inst.reset([cpu])
+            inst.accounts[cpu].clear()
+            swapped.append(live)
+        inst.snap_raw = swapped
+        inst.pipe_state = None
+
+    def alloc_snapshot(self, inst: LabInstance) -> None:
+        """An empty snapshot buffer of the live buffers' sizes."""
+        out = []
+        for cpu, rb in enumerate(inst.buffers):
+            raw = bytearray(self.machine.mem.read(rb, abi.RB_STRUCT_SIZE))
+            for off in (abi.RB_HEAD, abi.RB_TAIL, abi.RB_ENTRIES, abi.RB_OVERRUN, abi.RB_READ,
+                        abi.RB_COMMIT, abi.RB_NEST):
+                struct.pack_into("<Q", raw, off, 0)
+            out.append((bytes(raw), bytes(inst.rb_field(cpu, abi.RB_SIZE))))
+        inst.snap_raw = out
+
+    def snapshot_buffers(self, inst: LabInstance) -> list[CpuBuffer]:
+        """The snapshot buffer's events, per CPU."""
+        out = []
+        for cpu, (raw, data) in enumerate(inst.snap_raw or []):
+            fake = bytearray(raw)
+            struct.pack_into("<Q", fake, abi.RB_DATA, _FAKE_DATA)
+            read_mem = _reader({_FAKE_RB: bytes(fake), _FAKE_DATA: data}, self.machine.mem.read)
+            out.append(read_cpu_buffer(read_mem, _FAKE_RB, cpu=cpu))
+        return out
 
     def _write_event(self, inst: LabInstance, cpu: int, etype: int, payload: bytes,
                      pid: int) -> None:
@@ -873,6 +916,10 @@ class Lab:
         cnt = min(len(data), max(TRACE_MARKER_MAX_SIZE, per_event))
         for start in range(0, cnt, chunk):
             self._put_marker(inst, rb, cpu, data[start:min(cnt, start + chunk)], pid)
+        st = inst.events.events[tev.PRINT_FULL]
+        if st.triggers:  # after the commit, as tracing_mark_write calls them
+            self._triggers(inst, st, {"ip": 0, "buf": data[:cnt].decode(errors="replace"),
+                                      "common_pid": pid}, cpu, pid)
         return cnt
 
     def _put_marker(self, inst: LabInstance, rb: int, cpu: int, text: bytes, pid: int) -> None:

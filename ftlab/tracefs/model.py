@@ -77,7 +77,7 @@ CPU_FILES = {"trace": 0o640, "trace_pipe": 0o440, "buffer_size_kb": 0o640, "stat
 EVENTS_TOP_FILES = {"enable": 0o640, "header_page": 0o440, "header_event": 0o440}
 EVENT_FILES = {"enable": 0o640, "filter": 0o640, "trigger": 0o640, "format": 0o440,
                "id": 0o440}
-FTRACE_EVENT_FILES = {"format": 0o440, "id": 0o440}
+FTRACE_EVENT_FILES = {"format": 0o440, "id": 0o440, "trigger": 0o640}
 # options/: the guest's (trace_array flags) and those tracefs applies itself
 FLAG_OPTIONS = ("function-fork", "markers", "print-parent")
 ALL_OPTIONS = tuple(sorted((*OPTIONS, *FLAG_OPTIONS)))
@@ -464,11 +464,13 @@ class Tracefs:
         if name == "trace":
             return self._trace_text(inst, None if h.node.cpu is None else [h.node.cpu])
         if name == "snapshot":
-            if not inst.snap_allocated or not any(b.events for b in inst.snap or []):
-                state = "allocated" if inst.snap_allocated else "freed"
+            with self.lab.lock.fs():
+                bufs = self.lab.snapshot_buffers(inst)
+            if not any(b.events for b in bufs):
+                state = "allocated" if inst.snap_raw is not None else "freed"
                 return (f"# tracer: {inst.tracer}\n#\n# * Snapshot is {state} *\n#\n"
                         + SNAPSHOT_HELP)
-            return self._trace_text(inst, None, buffers=inst.snap or [])
+            return self._trace_text(inst, None, buffers=bufs)
         with self.lab.lock.fs():
             return self._small(h)
 
@@ -860,11 +862,11 @@ class Tracefs:
             if h.node.cpu is not None and value == 1:
                 raise _oserror(errno.EINVAL)
             if value == 0:
-                inst.snap, inst.snap_allocated = None, False
+                inst.snap_raw = None
             elif value == 1:
                 self._quiet(lambda: self.lab.take_snapshot(inst))
-            elif inst.snap_allocated:
-                inst.snap = []
+            elif inst.snap_raw is not None:
+                self.lab.alloc_snapshot(inst)  # cleared, still allocated
         elif name == "error_log":
             pass  # only truncation clears it
         elif name == "buffer_subbuf_size_kb":
@@ -928,6 +930,8 @@ class Tracefs:
                 raise _oserror(errno.EEXIST, f"trigger {trig.cmd} exists")
             st.triggers.append(trig)
             self._trigger_target(inst, trig, on=True)
+            if trig.cmd == "snapshot" and inst.snap_raw is None:
+                self.lab.alloc_snapshot(inst)  # the kernel allocates it with the trigger
 
     def _trigger_target(self, inst: LabInstance, trig, on: bool) -> None:
         """enable_event/disable_event put their target in soft mode while they exist."""
