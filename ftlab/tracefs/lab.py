@@ -391,6 +391,8 @@ class Lab:
         self._names: dict[int, str] = {}
         self.pending: list[_Pending] = []  # events for a buffer whose guest writer is busy
         self.probe_hits: list[tuple[str, int, int]] = []
+        self.profile: list[dict[str, int]] = [{} for _ in range(harts)]
+        self.profile_hooks: list[tuple[object, int]] = []
         self.on_dump: Callable[[LabInstance, int | None], None] | None = None
         self.on_traceoff: Callable[[LabInstance], None] | None = None
 
@@ -731,6 +733,29 @@ class Lab:
             for hart in self.machine.harts:  # code translated before the hook skips it
                 hart.flush_code(addr, addr + 1)
 
+    # --- the function profiler (function_profile_enabled, trace_stat/functionN) -------------
+    def set_profiling(self, on: bool) -> None:
+        """Count every hit of every traceable function per CPU (kernel/trace/ftrace.c's
+        function profiler; hits only: its Time columns need the graph return, which a
+        code hook on the entry does not see). Enabling starts from zero."""
+        from unicorn import UC_HOOK_CODE
+
+        for hart, handle in self.profile_hooks:
+            hart.uc.hook_del(handle)
+        self.profile_hooks = []
+        if not on:
+            return
+        self.profile = [dict() for _ in self.machine.harts]
+        addrs = {self.image.function(r.func).addr: r.func
+                 for r in self.ftrace.records}
+        for hart in self.machine.harts:
+            counts = self.profile[hart.id]
+            for addr, func in addrs.items():
+                self.profile_hooks.append((hart, hart.uc.hook_add(
+                    UC_HOOK_CODE, _count_hit, (counts, func), begin=addr, end=addr)))
+            for addr in addrs:
+                hart.flush_code(addr, addr + 1)
+
     def _probe_hit(self, uc, address, size, data) -> None:  # noqa: ARG002  (unicorn's hook)
         func, hart = data
         task = hart.task
@@ -1064,6 +1089,11 @@ class Lab:
 
 
 SUBBUF_DATA = PAGE_SIZE - 16  # a sub-buffer's data (header_page: 16 bytes of header)
+
+
+def _count_hit(uc, address, size, data) -> None:  # noqa: ARG001  (unicorn's hook)
+    counts, func = data
+    counts[func] = counts.get(func, 0) + 1
 
 
 def round_size(kb: int) -> int:

@@ -72,6 +72,7 @@ TOP_FILES = {
     "set_graph_notrace": 0o640,
     "max_graph_depth": 0o640,
     "saved_cmdlines": 0o440,
+    "function_profile_enabled": 0o640,
 }
 CPU_FILES = {"trace": 0o640, "trace_pipe": 0o440, "buffer_size_kb": 0o640, "stats": 0o440}
 EVENTS_TOP_FILES = {"enable": 0o640, "header_page": 0o440, "header_event": 0o440}
@@ -197,6 +198,12 @@ class Tracefs:
         head, rest = parts[0], parts[1:]
         if head == "events":
             return self._lookup_events(inst, rest, path)
+        if head == "trace_stat" and not inst:
+            if not rest:
+                return Node("dir", "trace_stat")
+            cpu = _cpu_dir(rest[0].replace("function", "cpu", 1), self.lab.ncpus)
+            if len(rest) == 1 and rest[0].startswith("function") and cpu is not None:
+                return Node("file", "profile", cpu=cpu, mode=0o440)
         if head == "options":
             if not rest:
                 return Node("dir", "options", inst)
@@ -246,6 +253,8 @@ class Tracefs:
             raise _oserror(errno.ENOTDIR, path)
         if node.name == "events":
             return sorted([*EVENTS_TOP_FILES, *tev.BY_SYSTEM])
+        if node.name == "trace_stat":
+            return [f"function{c}" for c in range(self.lab.ncpus)]
         if node.name == "event_system":
             system = tev.BY_SYSTEM[node.event]
             extra = ["enable", "filter"] if any(e.tracepoint for e in system.values()) else []
@@ -263,7 +272,7 @@ class Tracefs:
             return sorted(CPU_FILES)
         names = list(INSTANCE_FILES) + ["options", "per_cpu", "events"]
         if not node.inst:
-            names += list(TOP_FILES) + ["instances"]
+            names += list(TOP_FILES) + ["instances", "trace_stat"]
         return sorted(names)
 
     def stat(self, path: str) -> dict:
@@ -519,6 +528,14 @@ class Tracefs:
             return "".join(inst.error_log)
         if name == "buffer_subbuf_size_kb":
             return f"{inst.subbuf_kb}\n"
+        if name == "function_profile_enabled":
+            return f"{int(bool(self.lab.profile_hooks))}\n"
+        if name == "profile":
+            # function_stat_show without the graph tracer's Time columns, most hits first
+            counts = sorted(self.lab.profile[node.cpu or 0].items(), key=lambda kv: -kv[1])
+            return ("  Function                               Hit\n"
+                    "  --------                               ---\n"
+                    + "".join(f"  {f[:30]:<30}  {n:10d}\n" for f, n in counts))
         return None
 
     def _small(self, h: Handle) -> str:
@@ -869,6 +886,12 @@ class Tracefs:
                 self.lab.alloc_snapshot(inst)  # cleared, still allocated
         elif name == "error_log":
             pass  # only truncation clears it
+        elif name == "function_profile_enabled":
+            value = _uint(word)
+            if value not in (0, 1):
+                raise _oserror(errno.EINVAL)
+            if bool(value) != bool(self.lab.profile_hooks):
+                self.lab.set_profiling(bool(value))
         elif name == "buffer_subbuf_size_kb":
             kb = _uint(word)
             if kb < 1 or kb > 1024:
