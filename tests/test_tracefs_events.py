@@ -231,3 +231,17 @@ def test_function_profiler_counts_hits_per_cpu(fs, lab):
     lab.step(5)
     assert fs.read("/trace_stat/function0") == frozen
     assert errno_of(fs.write, "/function_profile_enabled", "2") == errno.EINVAL
+
+
+def test_readme_advertises_only_what_exists(fs):
+    """Each file the README names at the start of a line exists (the selftests grep it)."""
+    names = re.findall(r"^  ([a-z_]+(?:/[a-zA-Z_<>]*)?)\s*(?:\t|- )", fs.read("/README"), re.M)
+    assert len(names) > 30
+    for name in names:
+        if "<" in name:
+            continue
+        path = "/" + name.rstrip("/")
+        if name == "trace_stat/functionN":
+            path = "/trace_stat/function0"
+        assert fs.exists(path), name
+    assert "gid=" not in fs.read("/README")  # a FUSE mount cannot honour tracefs' gid=

@@ -89,7 +89,10 @@ PIPE_BATCH = 128  # events per CPU a trace_pipe read looks at
 BUSY_WAIT = 1.0  # seconds rmdir / current_tracer wait for trace_pipe readers to close
 
 README = """\
-tracing mini-HOWTO (ftlab tracefs: ftrace on emulated harts running real guest code)
+tracing mini-HOWTO (ftlab tracefs: ftrace on emulated harts running real guest code):
+
+# echo 0 > tracing_on : quick way to stop recording (the workload keeps running)
+# echo 1 > tracing_on : quick way to record again
 
  Important files:
   trace\t\t\t- The static contents of the buffer
@@ -97,33 +100,95 @@ tracing mini-HOWTO (ftlab tracefs: ftrace on emulated harts running real guest c
   trace_pipe\t\t- A consuming read to see the contents of the buffer
   current_tracer\t- function and latency tracers
   available_tracers\t- list of configured tracers for current_tracer
-  buffer_size_kb\t- view and modify size of per cpu buffer
+  error_log\t- error log for failed commands (event filters and triggers)
+  buffer_size_kb\t- view and modify size of per cpu buffer (4080-byte sub-buffers)
   buffer_total_size_kb  - view total size of all cpu buffers
+  buffer_subbuf_size_kb\t- view and modify the size of a sub-buffer (trace_marker splits
+\t\t\t  longer writes over several events)
 
   trace_clock\t\t- change the clock used to order events
        counter:   Not a clock, but just an increment
        local:     Per cpu clock but may not be synced across CPUs
+
   trace_marker\t\t- Writes into this file writes into the kernel buffer
-  tracing_on\t\t- Enable or disable writing to the ring buffer (the workload keeps running)
+  tracing_cpumask\t- Limit which CPUs to trace
+  instances\t\t- Make sub-buffers with: mkdir instances/foo
+\t\t\t  Remove sub-buffer with rmdir (EBUSY while a file of it is open)
   trace_options\t\t- Set format or modify how tracing happens
-\t\t\t  Disable an option by prefixing 'no' to the option name
+\t\t\t  Disable an option by prefixing 'no' to the
+\t\t\t  option name
   options/\t\t- One file per option, 0 or 1
-  instances/\t\t- mkdir a directory here for an independent trace buffer and tracer
   per_cpu/cpuN/\t\t- trace, trace_pipe, buffer_size_kb and stats of one CPU
   saved_cmdlines\t- the pid and comm of every task seen
 
   available_filter_functions - list of functions that can be filtered on
-  set_ftrace_filter\t- echo function name in here to only trace these functions
-\t\t\t  accepts: func_full_name or glob-matching-pattern
-\t\t\t  example: echo 'do_*' > set_ftrace_filter
-\t\t\t  '!' removes a function: echo '!do_empty' >> set_ftrace_filter
-\t\t\t  '>>' appends, an empty write clears (all functions)
+  set_ftrace_filter\t- echo function name in here to only trace these
+\t\t\t  functions
+\t     accepts: func_full_name or glob-matching-pattern
+\t     modules: Can select a group via module (ftlab has none: kept for later)
+\t      Format: :mod:<module-name>
+\t    triggers: a command to perform when function is hit
+\t      Format: <function>:<trigger>[:count]
+\t     trigger: traceon, traceoff
+\t\t      enable_event:<system>:<event>
+\t\t      disable_event:<system>:<event>
+\t\t      stacktrace
+\t\t      snapshot
+\t\t      dump
+\t\t      cpudump
+\t     example: echo do_empty:traceoff > set_ftrace_filter
+\t              echo do_sendfile:traceoff:3 > set_ftrace_filter
+\t     A count goes down only when the trigger changed something.
+\t     To remove trigger without count:
+\t       echo '!<function>:<trigger> > set_ftrace_filter
+\t     To remove trigger with a count:
+\t       echo '!<function>:<trigger>:0 > set_ftrace_filter
   set_ftrace_notrace\t- echo function name in here to never trace.
+\t    accepts: func_full_name, *func_end, func_begin*, *func_middle*
+\t    Does not accept triggers
   set_ftrace_pid\t- Write pid(s) to only function trace those pids
+\t\t    (function)
+  set_ftrace_notrace_pid\t- Write pid(s) to not function trace those pids
+\t\t    (listed only)
   enabled_functions\t- the functions whose patch site calls a tracer now
   set_graph_function\t- Trace the nested calls of a function (function_graph)
   set_graph_notrace\t- Do not trace the nested calls of a function (function_graph)
   max_graph_depth\t- Trace a limited depth of nested calls (0 is unlimited)
+  function_profile_enabled - Write 1 to count the hits of every function per CPU
+  trace_stat/functionN\t- The hits counted on CPU N, most first
+
+  snapshot\t\t- Like 'trace' but shows the content of the static
+\t\t\t  snapshot buffer. Read the contents for more
+\t\t\t  information
+  events/\t\t- Directory containing all trace event subsystems:
+      enable\t\t- Write 0/1 to enable/disable tracing of all events
+  events/<system>/\t- Directory containing all trace events for <system>:
+      enable\t\t- Write 0/1 to enable/disable tracing of all <system>
+\t\t\t  events
+      filter\t\t- If set, only events passing filter are traced
+  events/<system>/<event>/\t- Directory containing control files for
+\t\t\t  <event>:
+      enable\t\t- Write 0/1 to enable/disable tracing of <event>
+      filter\t\t- If set, only events passing filter are traced
+      trigger\t\t- If set, a command to perform when event is hit
+\t    Format: <trigger>[:count][if <filter>]
+\t   trigger: traceon, traceoff
+\t            enable_event:<system>:<event>
+\t            disable_event:<system>:<event>
+\t\t    stacktrace
+\t\t    snapshot
+\t   example: echo traceoff > events/sched/sched_process_fork/trigger
+\t            echo 'enable_event:sched:sched_switch:3 if child_pid > 1000' > \\
+\t                  events/sched/sched_process_fork/trigger
+\t   To remove a trigger without a count:
+\t     echo '!<trigger> > <system>/<event>/trigger
+\t   To remove a trigger with a count:
+\t     echo '!<trigger>:0 > <system>/<event>/trigger
+\t   Filters can be ignored when removing a trigger.
+  set_event\t\t- Enables events by name written into it: <system>:<event>,
+\t\t\t  globs, '!' disables
+  available_events\t- list of events that can be enabled
+  set_event_pid\t\t- Write pid(s) to only record events of those pids
 """
 
 
