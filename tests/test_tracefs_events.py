@@ -245,3 +245,21 @@ def test_readme_advertises_only_what_exists(fs):
             path = "/trace_stat/function0"
         assert fs.exists(path), name
     assert "gid=" not in fs.read("/README")  # a FUSE mount cannot honour tracefs' gid=
+
+
+def test_counter_clock_is_global_and_never_reset(fs, lab):
+    """trace_clock counter: one counter for every CPU and instance; clearing a buffer or
+    switching clocks does not restart it (the kernel's trace_clock_counter)."""
+    fs.mkdir("/instances/other")
+    fs.write("/trace_marker", "a")
+    first = int(re.search(r"(\d+): tracing_mark_write: a", fs.read("/trace")).group(1))
+    fs.write("/trace", "")
+    fs.write("/trace_clock", "local")
+    fs.write("/trace_clock", "counter")
+    fs.write("/instances/other/trace_marker", "b")
+    fs.write("/trace_marker", "c")
+    second = int(re.search(r"(\d+): tracing_mark_write: b",
+                           fs.read("/instances/other/trace")).group(1))
+    third = int(re.search(r"(\d+): tracing_mark_write: c", fs.read("/trace")).group(1))
+    assert first < second < third
+    fs.rmdir("/instances/other")
