@@ -263,3 +263,16 @@ def test_counter_clock_is_global_and_never_reset(fs, lab):
     third = int(re.search(r"(\d+): tracing_mark_write: c", fs.read("/trace")).group(1))
     assert first < second < third
     fs.rmdir("/instances/other")
+
+
+def test_translated_code_cache_is_flushed_between_rounds(lab, monkeypatch):
+    """Bounded memory: Unicorn's code cache (up to 1 GiB) is flushed every TB_FLUSH_ROUNDS
+    rounds, between slices (benchmarks/tracefs_memory.py measures the resident set)."""
+    from ftlab.tracefs import lab as labmod
+
+    monkeypatch.setattr(labmod, "TB_FLUSH_ROUNDS", 5)
+    flushes: list[int] = []
+    for hart in lab.machine.harts:
+        monkeypatch.setattr(hart.uc, "ctl_flush_tb", lambda h=hart.id: flushes.append(h))
+    lab.step(10)
+    assert sorted(flushes) == [0, 0, 1, 1]
