@@ -89,7 +89,15 @@ if [ "${1:-}" = "--inner" ]; then
     || die "$arch: the first tracefs mount is not ftlab's ($first): refusing to run"
   log="$work/logs"
   rc=0
-  (cd "$suite" && timeout --foreground -k 10 "$limit" ./ftracetest -l "$log" "$@") >"$work/ftracetest.out" 2>&1 || rc=$?
+  # in a session of its own, in the background: a signal to this shell ends it at once
+  # (bash runs traps only between commands) and takes the whole suite down with it
+  (cd "$suite" && exec setsid timeout --foreground -k 10 "$limit" ./ftracetest -l "$log" "$@") \
+    >"$work/ftracetest.out" 2>&1 &
+  suite_pid=$!
+  # (background jobs ignore SIGINT: TERM it is)
+  trap 'kill -TERM -- -"$suite_pid" 2>/dev/null; exit 130' INT
+  trap 'kill -TERM -- -"$suite_pid" 2>/dev/null; exit 143' TERM
+  wait "$suite_pid" || rc=$?
   cat "$work/ftracetest.out"
   [ "$rc" = 124 ] && echo "ftracetest.sh: $arch: ftracetest ran past ${limit} s and was stopped"
   exit 0
@@ -153,8 +161,15 @@ cleanup() {
   [ -n "$keep" ] || rm -rf "$work"
 }
 trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+run_pid=""
+stop_run() { # signal
+  if [ -n "$run_pid" ]; then
+    kill -"$1" "$run_pid" 2>/dev/null || true
+    wait "$run_pid" 2>/dev/null || true
+  fi
+}
+trap 'stop_run TERM; exit 130' INT  # a background job ignores SIGINT
+trap 'stop_run TERM; exit 143' TERM
 
 # The tests to run: the chosen directories less the skipped ones (reasons printed).
 cases=()
@@ -179,9 +194,15 @@ for arch in "${archs[@]}"; do
   echo "=== $arch: ${#cases[@]} test files ==="
   aw="$work/$arch"
   mkdir -p "$aw"
-  unshare -m --propagation private bash "$0" --inner "$arch" "$suite" "$aw" "$limit" "${cases[@]}" \
-    | tee "$aw/out.txt" || echo "ftracetest.sh: $arch: the run failed (see above)"
-  tally="$(grep -E '^# of (passed|failed|unresolved|untested|unsupported|xfailed|undefined)' "$aw/out.txt" \
+  # in the background so that a signal reaches the traps at once (see stop_run)
+  unshare -m --propagation private bash "$0" --inner "$arch" "$suite" "$aw" "$limit" \
+    "${cases[@]}" > >(tee "$aw/out.txt") 2>&1 &
+  run_pid=$!
+  wait "$run_pid" || echo "ftracetest.sh: $arch: the run failed (see above)"
+  run_pid=""
+  # the inner shell's own copy is complete once it exited (tee may still be writing)
+  tally="$(grep -E '^# of (passed|failed|unresolved|untested|unsupported|xfailed|undefined)' \
+    "$aw/ftracetest.out" 2>/dev/null \
     | sed -E 's/^# of ([a-z]+)[^:]*: +([0-9]+)/\1 \2/' | tr '\n' ' ')"
   summary+=("$arch: ${tally:-no tally (see above)}")
   restore_rt
