@@ -184,7 +184,8 @@ def mount(fs: Tracefs, mountpoint: str, fuse: ModuleType | None = None) -> None:
                   entry_timeout=0, attr_timeout=0, negative_timeout=0,
                   fsname="ftlab-tracefs", subtype="ftlab", encoding=PATH_ENCODING)
     except RuntimeError as err:
-        raise FtlabError(f"mounting tracefs at {mountpoint} failed (libfuse error {err}; "
+        raise FtlabError(f"mounting tracefs at {shell_quote(mountpoint)} failed "
+                         f"(libfuse error {err}; "
                          "without root it needs fusermount: apt-get install fuse)") from None
     finally:
         if _ours(mountpoint):  # libfuse unmounts when it exits; make sure
@@ -255,7 +256,7 @@ def prepare_mountpoint(path: str) -> str:
             raise FtlabError(f"{shell_quote(path)} is a stale FUSE mount: run "
                              f"`umount -l {shell_quote(path)}`")
     if not p.is_dir():
-        raise FtlabError(f"mount point {path} is not a directory")
+        raise FtlabError(f"mount point {shell_quote(path)} is not a directory")
     if os.path.ismount(path):
-        raise FtlabError(f"{path} is already a mount point")
+        raise FtlabError(f"{shell_quote(path)} is already a mount point")
     return str(p.resolve())
