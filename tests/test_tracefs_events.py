@@ -276,3 +276,19 @@ def test_translated_code_cache_is_flushed_between_rounds(lab, monkeypatch):
         monkeypatch.setattr(hart.uc, "ctl_flush_tb", lambda h=hart.id: flushes.append(h))
     lab.step(10)
     assert sorted(flushes) == [0, 0, 1, 1]
+
+
+def test_set_event_pid_follows_either_side_of_a_switch(fs, lab):
+    fs.write("/set_event_pid", "100")
+    assert fs.read("/set_event_pid") == "100\n"
+    fs.write("/set_event", "sched:sched_switch sched:sched_wakeup_new")
+    lab.step(20)
+    evs = events_in(fs.read("/trace"))
+    assert evs
+    for name, fields in evs:
+        if name == "sched_switch":
+            assert "prev_pid=100 " in fields or "next_pid=100 " in fields, fields
+        else:
+            assert " pid=100 " in " " + fields, fields
+    # a switch to the followed task is kept although another task was running (common_pid)
+    assert any("next_pid=100 " in f and "prev_pid=100 " not in f for _, f in evs)

@@ -670,7 +670,8 @@ class Lab:
         full = {**values, "common_pid": pid, "common_type": ev.id, "common_flags": 0,
                 "common_preempt_count": 0}
         record = st.enabled and not st.soft_disabled
-        if record and inst.events.pids and pid not in inst.events.pids:
+        if record and inst.events.pids and not (_event_pids(ev, values, pid)
+                                                & inst.events.pids):
             record = False
         if record and st.filter is not None and not st.filter(full):
             record = False
@@ -1089,6 +1090,18 @@ class Lab:
 
 
 SUBBUF_DATA = PAGE_SIZE - 16  # a sub-buffer's data (header_page: 16 bytes of header)
+
+
+def _event_pids(ev: tev.EventType, values: dict, pid: int) -> set[int]:
+    """The tasks set_event_pid is checked against (trace_events.c: a switch is kept when
+    either side is followed, a wakeup when the woken task is, a fork when either is)."""
+    if ev is tev.SCHED_SWITCH:
+        return {values["prev_pid"], values["next_pid"]}
+    if ev in (tev.SCHED_WAKEUP, tev.SCHED_WAKEUP_NEW, tev.SCHED_WAKING):
+        return {values["pid"]}
+    if ev is tev.SCHED_PROCESS_FORK:
+        return {values["parent_pid"], values["child_pid"]}
+    return {pid}
 
 
 def _count_hit(uc, address, size, data) -> None:  # noqa: ARG001  (unicorn's hook)
