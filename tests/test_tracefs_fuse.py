@@ -93,6 +93,7 @@ def run_tc(mounted, script: Path, tmp_path: Path) -> None:
     cmd = 'set -e; . "$FUNCS"; cd "$MNT"; initialize_ftrace; set -x; . "$TC"; set +x; ' \
           'initialize_ftrace'
     proc = subprocess.run(["sh", "-c", cmd], env=env, capture_output=True, text=True,
+                          errors="backslashreplace",
                           timeout=60)
     assert proc.returncode == 0, (
         f"{script.name} failed on {arch} (exit {proc.returncode}):\n"

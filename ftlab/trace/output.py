@@ -77,6 +77,8 @@ class TraceContext:
     entries_written: int = 0
     symoff: Callable[[int], str] | None = None
     overrun: int = 0
+    # the text of event types this module does not know (tracefs tracepoints); None: unknown
+    event_text: Callable[[TraceEvent], str | None] | None = None
     _comm_cache: dict[int, str] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
@@ -212,6 +214,10 @@ def event_body(ctx: TraceContext, ev: TraceEvent) -> str:
         return _with_newline(f"{ctx.ip_sym(ev.ip)}: {_message(ctx, ev)}")
     if isinstance(ev, PrintEvent):
         return _with_newline(f"{_marker_text(ctx, ev)}: {ev.text}")
+    if ctx.event_text is not None:
+        text = ctx.event_text(ev)
+        if text is not None:
+            return text
     return f"Unknown type {ev.type_id}\n"
 
 

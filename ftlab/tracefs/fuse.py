@@ -15,6 +15,9 @@ import ctypes
 import errno
 import itertools
 import os
+import re
+import shlex
+import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -24,6 +27,9 @@ from ftlab.tracefs.model import Tracefs
 INSTALL_HINT = ("pip install 'ftlab[tracefs]' (fusepy) and apt-get install libfuse2")
 MNT_DETACH = 2
 FSTYPE = "fuse.ftlab"  # fuse.<subtype>
+# file names reach the model as latin-1 text: every byte string (UTF-8 or not) round-trips,
+# so a non-UTF-8 name is an ordinary name (ENOENT, or a valid instance name), never a crash
+PATH_ENCODING = "latin-1"
 
 
 def import_fuse() -> ModuleType:
@@ -54,6 +60,20 @@ def operations(fs: Tracefs, fuse: ModuleType):
         flag_nopath = 1
         flag_nullpath_ok = 1
         ioctl = None  # fusepy's ioctl wrapper cannot take the missing path (isatty asks)
+
+        def __call__(self, op, *args):
+            """Every operation answers an errno: a failure that is not one is reported in
+            one line on the mount's terminal (never a traceback) and answered EIO."""
+            try:
+                return super().__call__(op, *args)
+            except OSError:
+                raise
+            except FtlabError as err:
+                raise OSError(errno.EINVAL, str(err)) from None
+            except Exception as err:  # a bug: keep serving, say what happened
+                print(f"ftlab tracefs: {op} failed: {type(err).__name__}: {err}",
+                      file=sys.stderr, flush=True)
+                raise OSError(errno.EIO, os.strerror(errno.EIO)) from None
 
         def __init__(self) -> None:
             self.session: int | None = None
@@ -157,16 +177,41 @@ def mount(fs: Tracefs, mountpoint: str, fuse: ModuleType | None = None) -> None:
     fuse = fuse or import_fuse()
     ops = operations(fs, fuse)
     try:
-        fuse.FUSE(ops, mountpoint, foreground=True, nothreads=False, direct_io=True,
+        # the path as bytes, spelled in PATH_ENCODING (fusepy encodes it with that)
+        where = os.fsencode(mountpoint).decode(PATH_ENCODING)
+        fuse.FUSE(ops, where, foreground=True, nothreads=False, direct_io=True,
                   atomic_o_trunc=True, big_writes=True, intr=True, nonempty=True,
                   entry_timeout=0, attr_timeout=0, negative_timeout=0,
-                  fsname="ftlab-tracefs", subtype="ftlab")
+                  fsname="ftlab-tracefs", subtype="ftlab", encoding=PATH_ENCODING)
     except RuntimeError as err:
-        raise FtlabError(f"mounting tracefs at {mountpoint} failed (libfuse error {err}; "
+        raise FtlabError(f"mounting tracefs at {shell_quote(mountpoint)} failed "
+                         f"(libfuse error {err}; "
                          "without root it needs fusermount: apt-get install fuse)") from None
     finally:
         if _ours(mountpoint):  # libfuse unmounts when it exits; make sure
             detach(mountpoint)
+
+
+def shell_quote(path: str) -> str:
+    """`path` as a shell word that names the same bytes: shlex quoting for printable UTF-8,
+    bash's $'...' with \\xNN escapes otherwise."""
+    raw = os.fsencode(path)
+    try:
+        text = raw.decode()
+    except UnicodeDecodeError:
+        text = None
+    if text is not None and text.isprintable():
+        return shlex.quote(text)
+    out = []
+    for ch in raw.decode("utf-8", "surrogateescape"):
+        code = ord(ch)
+        if 0xDC80 <= code <= 0xDCFF:
+            out.append(f"\\x{code - 0xDC00:02x}")
+        elif ch in "\\'" or not ch.isprintable():
+            out.append("".join(f"\\x{b:02x}" for b in ch.encode()))
+        else:
+            out.append(ch)
+    return "$'" + "".join(out) + "'"
 
 
 def _stale(path: str) -> bool:
@@ -177,18 +222,22 @@ def _stale(path: str) -> bool:
     return False
 
 
+def _unescape(field: bytes) -> bytes:
+    """A /proc/self/mounts path: space, tab, newline and backslash are written as \\ooo."""
+    return re.sub(rb"\\([0-7]{3})", lambda m: bytes([int(m.group(1), 8)]), field)
+
+
 def _ours(path: str) -> bool:
-    """A tracefs of ours (live or stale) is mounted at `path`."""
-    target = os.path.realpath(path)
+    """A tracefs of ours (live or stale) is mounted at `path` (any bytes in its name)."""
+    target = os.fsencode(os.path.realpath(path))
     try:
-        mounts = Path("/proc/self/mounts").read_text().splitlines()
+        mounts = Path("/proc/self/mounts").read_bytes().splitlines()
     except OSError:
         return False
     for line in mounts:
-        fields = line.split()
-        if len(fields) > 2 and fields[2] == FSTYPE:
-            where = fields[1].encode().decode("unicode_escape")  # \040 for a space
-            if os.path.realpath(where) == target:
+        fields = line.split(b" ")
+        if len(fields) > 2 and fields[2] == FSTYPE.encode():
+            if os.fsencode(os.path.realpath(os.fsdecode(_unescape(fields[1])))) == target:
                 return True
     return False
 
@@ -204,9 +253,10 @@ def prepare_mountpoint(path: str) -> str:
     p = Path(path)
     if _stale(path):
         if not (_ours(path) and detach(path)):
-            raise FtlabError(f"{path} is a stale FUSE mount: run `umount -l {path}`")
+            raise FtlabError(f"{shell_quote(path)} is a stale FUSE mount: run "
+                             f"`umount -l {shell_quote(path)}`")
     if not p.is_dir():
-        raise FtlabError(f"mount point {path} is not a directory")
+        raise FtlabError(f"mount point {shell_quote(path)} is not a directory")
     if os.path.ismount(path):
-        raise FtlabError(f"{path} is already a mount point")
+        raise FtlabError(f"{shell_quote(path)} is already a mount point")
     return str(p.resolve())
