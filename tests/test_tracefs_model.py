@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from ftlab.arch import ARCH_NAMES
+from conftest import ARCH_NAMES
 from ftlab.errors import FtlabError
 from ftlab.ftrace import abi
 from ftlab.ftrace.schemes import get_scheme

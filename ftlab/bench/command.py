@@ -40,6 +40,12 @@ def _arch(text: str) -> str:
             f"unknown architecture '{text}' (valid: {', '.join(ARCH_NAMES)})") from None
 
 
+def _arch_names() -> str:
+    from ftlab.arch import ARCH_NAMES
+
+    return ", ".join(ARCH_NAMES)
+
+
 def _count(text: str) -> int:
     try:
         n = int(text, 0)
@@ -259,7 +265,7 @@ def register(sub, add_guest_args, add_trace_args) -> dict[str, Callable[[argpars
 
     p = bsub.add_parser("ftrace-ops", help="per-call cost of ftrace_ops (samples/ftrace/"
                         "ftrace-ops.c): relevant and irrelevant ops, list ops vs CALL_OPS")
-    p.add_argument("--arch", required=True, type=_arch, help="x86_64, arm64 or riscv64")
+    p.add_argument("--arch", required=True, type=_arch, help=_arch_names())
     p.add_argument("--scheme", help="one ftrace scheme (default: the arch's CALL_OPS scheme "
                    "and its list-ops scheme; see ftlab trace --list-schemes)")
     p.add_argument("--relevant", type=_count, default=1,

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from ftlab.arch.base import ArchInfo
 from ftlab.bpf.asm import Asm
+from ftlab.bpf.emitter import Emitter
 from ftlab.bpf.layout import BPF_MAX_TRAMP_LINKS, BpfError, Layout
 
 # include/linux/bpf.h BPF_TRAMP_F_*
@@ -97,10 +98,9 @@ def build(arch: ArchInfo, layout: Layout, links: Links, base: int, func: int | N
     mod = arch_emitter(arch)
     if frames == "plain" and func is None:
         raise BpfError(errno.EINVAL, "a kfunc-style trampoline serves one function, not many")
-    em = mod.Emitter(frames, func, sizing=sizing)
+    em: Emitter = mod.Emitter(frames, func, sizing=sizing)
     fr = frame_for(layout)
-    if hasattr(em, "x9_slot"):
-        em.x9_slot = fr.scratch_off
+    em.scratch_slot = fr.scratch_off
     flags = links.flags(ip_arg)
     boundaries = boundaries or {}
     prog_state = prog_state or {}

@@ -111,7 +111,7 @@ def patchable_flags(layout: EntryLayout) -> list[str]:
 
 def base_cflags(arch: ArchInfo, layout: EntryLayout) -> list[str]:
     return ["-target", arch.zig_target, *COMMON_CFLAGS, *arch.cflags, *layout.cflags,
-            "-I", str(INCLUDE_DIR)]
+            "-I", str(INCLUDE_DIR), f"-DFTLAB_ARCH_HEADER=<{arch.runtime_header}>"]
 
 
 def linker_script(arch: ArchInfo) -> str:

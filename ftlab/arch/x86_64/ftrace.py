@@ -119,3 +119,8 @@ SCHEMES = {
     "naive": X86NaiveFtrace("naive", "fentry", "the 5 bytes written in place (unsafe)"),
 }
 DEFAULT = "int3"
+# the cost lab's comparison (ftlab.bench.ftrace_ops): no CALL_OPS in the kernel; each dynamic
+# ops gets its own trampoline (arch_ftrace_update_trampoline)
+BENCH_CALL_OPS = None
+BENCH_LIST = "int3"
+PER_OPS_TRAMPOLINES = True

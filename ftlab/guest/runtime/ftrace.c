@@ -50,7 +50,7 @@ struct ftrace_ops *function_trace_op = &ftrace_list_end;
 struct ftrace_ops ftrace_nop_ops = { .func = ftrace_stub, .flags = FTRACE_OPS_FL_STUB };
 struct ftrace_ops ftrace_list_ops = { .func = ftrace_ops_list_func,
 				      .flags = FTRACE_OPS_FL_STUB };
-/* riscv64 v6.16 without CALL_OPS: ftrace_caller calls through this variable */
+/* schemes whose ftrace_caller calls through a variable (no CALL_OPS) read it here */
 u64 ftrace_call_dest = (u64)ftrace_stub;
 /* the kernel's `counter` trace clock: a global atomic increment */
 u64 trace_clock_counter;
@@ -156,21 +156,6 @@ void ops_func_count(u64 ip, u64 parent_ip, struct ftrace_ops *op, struct ftrace_
 }
 
 /* ---- trace clock ---------------------------------------------------------------------- */
-static inline u64 arch_read_cycles(void)
-{
-	u64 v;
-#if defined(__x86_64__)
-	u32 lo, hi;
-	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
-	v = ((u64)hi << 32) | lo;
-#elif defined(__aarch64__)
-	__asm__ volatile("mrs %0, cntvct_el0" : "=r"(v));
-#else
-	__asm__ volatile("rdcycle %0" : "=r"(v));
-#endif
-	return v;
-}
-
 u64 ftlab_read_cycles(void)
 {
 	return arch_read_cycles();
@@ -270,13 +255,8 @@ static int trace_pid_ok(struct trace_array *tr)
 }
 
 /* ---- stack traces -------------------------------------------------------------------- */
-#if defined(__riscv)
-#define FRAME_RET(fp) (((u64 *)(fp))[-1])
-#define FRAME_PREV(fp) (((u64 *)(fp))[-2])
-#else
-#define FRAME_RET(fp) (((u64 *)(fp))[1])
-#define FRAME_PREV(fp) (((u64 *)(fp))[0])
-#endif
+#define FRAME_RET(fp) ((u64)ARCH_FRAME_RET(fp))
+#define FRAME_PREV(fp) ((u64)ARCH_FRAME_PREV(fp))
 
 /* A return address the graph tracer replaced: find the original (ftrace_graph_ret_addr) */
 static u64 graph_ret_addr(u64 ret, int *idx)

@@ -36,7 +36,7 @@ struct ftlab_task {
 };
 
 struct ftlab_percpu {
-	u64 self; /* x86_64 reads it through %gs:0 */
+	u64 self; /* an ISA addressing per-CPU data through a segment reads it at offset 0 */
 	u64 cpu;
 	struct ftlab_task *cur_task;
 	u64 irq_depth;
@@ -62,19 +62,12 @@ extern struct ftlab_percpu ftlab_percpu[FTLAB_MAX_CPUS];
 /* A call into the machine: the emulator stops at this function's address. */
 u64 ftlab_mcall(u64 nr, u64 a0, u64 a1, u64 a2);
 
+/* this_cpu(), arch_read_cycles(), ARCH_FRAME_*: the per-ISA header the build names */
+#include FTLAB_ARCH_HEADER
+
 static inline __attribute__((always_inline)) struct ftlab_percpu *this_cpu(void)
 {
-	struct ftlab_percpu *p;
-#if defined(__x86_64__)
-	__asm__ volatile("mov %%gs:0, %0" : "=r"(p));
-#elif defined(__aarch64__)
-	__asm__ volatile("mrs %0, tpidr_el1" : "=r"(p));
-#elif defined(__riscv)
-	__asm__ volatile("mv %0, tp" : "=r"(p));
-#else
-#error "unsupported architecture"
-#endif
-	return p;
+	return arch_this_cpu();
 }
 
 static inline __attribute__((always_inline)) int smp_processor_id(void)

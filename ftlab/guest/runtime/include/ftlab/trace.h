@@ -6,8 +6,8 @@
 #include <ftlab/runtime.h>
 
 /* ftrace_regs as every ftrace_caller in runtime/arch/ fills it */
-#define FREGS_ARGS 0 /* u64[8]: argument registers (x86_64 uses 6) */
-#define FREGS_RET 64 /* x86_64: rax (varargs count) */
+#define FREGS_ARGS 0 /* u64[8]: argument registers (ISAs with fewer use the first) */
+#define FREGS_RET 64 /* the return-value register where it is not an argument register */
 #define FREGS_FP 72 /* the frame pointer at function entry: the caller's frame */
 #define FREGS_SP 80 /* the stack pointer at function entry */
 #define FREGS_IP 88 /* where the traced function resumes */
