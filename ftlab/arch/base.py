@@ -19,6 +19,9 @@ class EntryLayout:
     compressed: bool = False  # riscv64: RVC enabled, so the NOPs are 2-byte c.nop
     description: str = ""
     cflags: tuple[str, ...] = ()  # flags every object of such an image needs (e.g. -mcpu)
+    # the compiler driver refuses -fpatchable-function-entry for some targets (x86-32):
+    # pass it to the front end through -Xclang
+    cc1_patchable: bool = False
 
 
 @dataclass(frozen=True)
@@ -110,6 +113,20 @@ class ArchInfo:
     def runtime_header(self) -> str:
         """The runtime's per-ISA header (this_cpu(), the cycle counter, the frame record)."""
         return f"ftlab/arch/{self.name}.h"
+
+    # --- hooks an ISA may override (a subclass of ArchInfo in its info.py) ------------------
+    def init_hart(self, uc, percpu_addr: int) -> None:
+        """Set up a new hart's Unicorn instance: the per-CPU register names `percpu_addr`."""
+        for reg, bits in self.extra_hart_setup:
+            rid = self.regs[reg]
+            uc.reg_write(rid, uc.reg_read(rid) | bits)
+        uc.reg_write(self.regs[self.percpu_reg], percpu_addr)
+
+    def entry_words(self, args: list[int], sizes: list[int]) -> list[int]:
+        """The six register-sized words the runtime passes a task's entry (runtime.c
+        ftlab_entry_fn) so that it receives `args` (raw values, `sizes` bytes each): on a
+        64-bit ISA one argument per register."""
+        return [*args, *[0] * (6 - len(args))]
 
     # --- entry conventions: where the return address is at a function's entry -------------
     def return_address(self, regs: dict[str, int], read_word, pushes: int = 0) -> int | None:

@@ -101,7 +101,8 @@ def _zig_cc() -> list[str]:
 
 def patchable_flags(layout: EntryLayout) -> list[str]:
     # zig's driver rejects -fpatchable-function-entry=N,M; the offset goes through -Xclang.
-    flags = [f"-fpatchable-function-entry={layout.total}"]
+    entry = f"-fpatchable-function-entry={layout.total}"
+    flags = ["-Xclang", entry] if layout.cc1_patchable else [entry]
     if layout.before:
         flags += ["-Xclang", f"-fpatchable-function-entry-offset={layout.before}"]
     if layout.align:
@@ -155,8 +156,12 @@ class BuiltImage:
 
 
 def runtime_sources(arch: ArchInfo) -> list[Path]:
+    """The runtime: generic C, the ISA's assembly, and the ISA's C helpers where it has any
+    (runtime/arch/<isa>.c: what the compiler calls out to on that ISA)."""
+    helpers = RUNTIME_DIR / "arch" / f"{arch.name}.c"
     return [RUNTIME_DIR / "runtime.c", RUNTIME_DIR / "ftrace.c",
-            RUNTIME_DIR / "arch" / f"{arch.name}.S", RUNTIME_DIR / "bpf.c"]
+            RUNTIME_DIR / "arch" / f"{arch.name}.S", RUNTIME_DIR / "bpf.c",
+            *([helpers] if helpers.is_file() else [])]
 
 
 def toolchain_id() -> str:

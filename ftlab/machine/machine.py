@@ -130,8 +130,15 @@ class Machine:
         m.set_u64(addr + abi.TASK_PID, task.pid)
         m.write(addr + abi.TASK_COMM, comm.encode().ljust(16, b"\0")[:16])
         m.set_u64(addr + abi.TASK_ENTRY, func.addr)
+        model = self.image.models.get(entry)
+        params = model.params if model is not None else []
+        sizes = [params[i].type.size if i < len(params) else self.arch.word
+                 for i in range(len(args))]
+        words = self.arch.entry_words(list(args), sizes)
+        if len(words) > 6:
+            raise FtlabError(f"the arguments of '{entry}' take more than 6 words")
         for i in range(6):
-            m.set_u64(addr + abi.TASK_ARGS + 8 * i, args[i] if i < len(args) else 0)
+            m.set_u64(addr + abi.TASK_ARGS + 8 * i, words[i] if i < len(words) else 0)
         m.set_u64(addr + abi.TASK_ITERATIONS, iterations)
         m.set_u64(addr + abi.TASK_STACK_TOP, stack_top)
         # the function_graph return stack lives at the bottom of the task's stack area,

@@ -28,16 +28,21 @@ _Static_assert(sizeof(struct ftlab_percpu) == 128, "ftlab_percpu size");
 struct ftlab_task ftlab_tasks[FTLAB_MAX_TASKS];
 struct ftlab_percpu ftlab_percpu[FTLAB_MAX_CPUS];
 
-typedef u64 (*ftlab_entry_fn)(u64, u64, u64, u64, u64, u64);
+/* The entry gets six register-sized words: the machine lays the task's arguments out in them
+ * as the ISA's calling convention passes them (ArchInfo.entry_words) */
+typedef u64 (*ftlab_entry_fn)(unsigned long, unsigned long, unsigned long, unsigned long,
+			      unsigned long, unsigned long);
 
 /* Every task starts here: invoke the entry `iterations` times, then leave. */
 __attribute__((noreturn)) void ftlab_task_main(void)
 {
 	struct ftlab_task *t = current;
-	ftlab_entry_fn fn = (ftlab_entry_fn)t->entry;
+	ftlab_entry_fn fn = (ftlab_entry_fn)(unsigned long)t->entry;
 
 	while (t->done_iters < t->iterations) {
-		t->result = fn(t->args[0], t->args[1], t->args[2], t->args[3], t->args[4], t->args[5]);
+		t->result = fn((unsigned long)t->args[0], (unsigned long)t->args[1],
+			       (unsigned long)t->args[2], (unsigned long)t->args[3],
+			       (unsigned long)t->args[4], (unsigned long)t->args[5]);
 		t->done_iters++;
 		cond_resched(); /* a voluntary switch point between invocations */
 	}
@@ -57,7 +62,7 @@ void cond_resched(void)
 }
 
 /* Interrupt entry: the machine saved the interrupted context and calls this on its stack. */
-__attribute__((noreturn)) void ftlab_irq_entry(void (*handler)(u64), u64 arg)
+__attribute__((noreturn)) void ftlab_irq_entry(void (*handler)(u64), unsigned long arg)
 {
 	struct ftlab_percpu *pc = this_cpu();
 
@@ -79,7 +84,7 @@ size_t strlen(const char *s)
 
 void ftlab_puts(const char *s)
 {
-	ftlab_mcall(FTLAB_MCALL_PUTS, (u64)s, strlen(s), 0);
+	ftlab_mcall(FTLAB_MCALL_PUTS, (unsigned long)s, strlen(s), 0);
 }
 
 void dump_stack(void)
@@ -89,7 +94,7 @@ void dump_stack(void)
 
 void ftlab_bug(const char *msg)
 {
-	ftlab_mcall(FTLAB_MCALL_BUG, (u64)msg, strlen(msg), 0);
+	ftlab_mcall(FTLAB_MCALL_BUG, (unsigned long)msg, strlen(msg), 0);
 	__builtin_unreachable();
 }
 
