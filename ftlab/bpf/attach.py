@@ -381,7 +381,7 @@ class BpfManager:
         cs = disassembler(self.arch)
         out = []
         for tr in self.trampolines.values():
-            slots = ", ".join(s.reg or f"stack[{s.stack}]" for s in tr.layout.slots)
+            slots = ", ".join(L.describe_source(s) for s in tr.layout.slots)
             kinds = ", ".join(f"{k}: {len(getattr(tr.links, k))}" for k in KINDS
                               if getattr(tr.links, k))
             out.append(f"trampoline {tr.name or tr.key} at {tr.image:#x}, {tr.size} bytes "

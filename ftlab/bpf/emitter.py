@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from ftlab.bpf.asm import Asm
+from ftlab.bpf.layout import Source
 
 
 class Emitter(Protocol):
@@ -38,3 +39,27 @@ class Emitter(Protocol):
     def nop_slot(self, a: Asm) -> int: ...
     def call_boundary(self, a: Asm, thunk: int, prog: int, ctx_off: int, cb: int) -> None: ...
     def epilogue(self, a: Asm, size: int, skip_frame: bool) -> None: ...
+    # how a ctx slot is filled from its Source and given back (EmitterBase has the 64-bit
+    # forms: one register or one 8-byte stack word per slot)
+    def store_arg(self, a: Asm, src: Source, off: int) -> None: ...
+    def load_arg(self, a: Asm, src: Source, off: int) -> None: ...
+    def copy_stack_args(self, a: Asm, words: int) -> None: ...
+
+
+class EmitterBase:
+    """The slot operations of an ISA whose registers are as wide as a ctx slot."""
+
+    def store_arg(self, a: Asm, src: Source, off: int) -> None:
+        if src.reg is not None:
+            self.store_reg(a, src.reg, off)
+        else:
+            self.copy_entry_stack(a, src.stack, off)
+
+    def load_arg(self, a: Asm, src: Source, off: int) -> None:
+        if src.reg is not None:
+            self.load_reg(a, src.reg, off)
+
+    def copy_stack_args(self, a: Asm, words: int) -> None:
+        """The original's stack arguments, at the bottom of the frame."""
+        for k in range(words):
+            self.copy_entry_stack(a, k, 8 * k)

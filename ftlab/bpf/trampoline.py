@@ -131,11 +131,7 @@ def build(arch: ArchInfo, layout: Layout, links: Links, base: int, func: int | N
     after = epilogue_at = 0
     # ctx: every argument slot, from its register or the caller's stack
     for i, src in enumerate(layout.slots):
-        off = fr.ctx_off + 8 * i
-        if src.reg is not None:
-            em.store_reg(a, src.reg, off)
-        else:
-            em.copy_entry_stack(a, src.stack, off)
+        em.store_arg(a, src, fr.ctx_off + 8 * i)
     if func is None:
         em.store_func_ip(a, fr.ip_off)
         em.call_plain(a, helpers["ftlab_bpf_func_nslots"], fr.ip_off)
@@ -154,11 +150,9 @@ def build(arch: ArchInfo, layout: Layout, links: Links, base: int, func: int | N
             call_prog(prog, save_ret=True)
             em.load_ret(a, fr.ret_off)
             em.branch_if_ret(a, "skip_orig")  # the first non-zero result skips the original
-        for k in range(layout.stack_slots):
-            em.copy_entry_stack(a, k, 8 * k)  # the original's stack arguments, below ctx
+        em.copy_stack_args(a, layout.stack_slots)  # the original's stack arguments
         for i, src in enumerate(layout.slots):
-            if src.reg is not None:
-                em.load_reg(a, src.reg, fr.ctx_off + 8 * i)
+            em.load_arg(a, src, fr.ctx_off + 8 * i)
         if func is None:
             em.call_orig_from(a, fr.ip_off)
         else:
@@ -175,8 +169,7 @@ def build(arch: ArchInfo, layout: Layout, links: Links, base: int, func: int | N
         em.load_ret(a, fr.ret_off)
     else:
         for i, src in enumerate(layout.slots):
-            if src.reg is not None:
-                em.load_reg(a, src.reg, fr.ctx_off + 8 * i)
+            em.load_arg(a, src, fr.ctx_off + 8 * i)
     em.epilogue(a, fr.size, skip_frame=bool(flags & SKIP_FRAME))
     code = a.finish()
     if len(code) > IMAGE_LIMIT:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from ftlab.arch.arm64 import encode as A
 from ftlab.arch.arm64.info import ARCH
 from ftlab.bpf.asm import Asm
+from ftlab.bpf.emitter import EmitterBase
 from ftlab.bpf.layout import ArgAbi
 
 ARG_REGS = ARCH.arg_regs
@@ -16,7 +17,7 @@ SITE_LEN = 8  # mov x9, x30; bl
 IMM_MAX = 16  # movz + 3 movk: the longest constant load
 
 
-class Emitter:
+class Emitter(EmitterBase):
     def __init__(self, frames: str, func: int | None = None, sizing: bool = False) -> None:
         self.frames = frames
         self.func = func

@@ -6,6 +6,7 @@ from __future__ import annotations
 from ftlab.arch.riscv64 import encode as R
 from ftlab.arch.riscv64.info import ARCH
 from ftlab.bpf.asm import Asm
+from ftlab.bpf.emitter import EmitterBase
 from ftlab.bpf.layout import ArgAbi
 
 ARG_REGS = ARCH.arg_regs
@@ -16,7 +17,7 @@ SITE_LEN = 8  # auipc t0; jalr t0
 IMM_MAX = 32  # lui/addiw/slli/addi: a 64-bit constant takes at most 8 instructions
 
 
-class Emitter:
+class Emitter(EmitterBase):
     def __init__(self, frames: str, func: int | None = None, sizing: bool = False) -> None:
         self.frames = frames
         self.func = func

@@ -6,6 +6,7 @@ from __future__ import annotations
 from ftlab.arch.x86_64 import encode as X
 from ftlab.arch.x86_64.info import ARCH
 from ftlab.bpf.asm import Asm
+from ftlab.bpf.emitter import EmitterBase
 from ftlab.bpf.layout import ArgAbi
 
 ARG_REGS = ARCH.arg_regs
@@ -15,7 +16,7 @@ PUSH_RSP_8 = bytes.fromhex("ff742408")  # push qword ptr [rsp + 8]
 PUSH_RSP_16 = bytes.fromhex("ff742410")  # push qword ptr [rsp + 16]
 
 
-class Emitter:
+class Emitter(EmitterBase):
     def __init__(self, frames: str, func: int | None = None, sizing: bool = False) -> None:
         # movabs is always 10 bytes: a sizing run (arch_bpf_trampoline_size) changes nothing
         self.frames = frames
