@@ -446,8 +446,11 @@ static void trace_vbprintk(u64 ip, const char *fmt, __builtin_va_list ap, u64 *f
 					w |= (u64)(u8)str[i + j] << (8 * j);
 				words[n++] = w;
 			}
-		} else if (*p == 'p' || lng) {
+		} else if (lng >= 2) {
 			words[n++] = __builtin_va_arg(ap, u64);
+		} else if (*p == 'p' || lng) {
+			/* long, size_t and pointers are register-sized (4 bytes on a 32-bit ISA) */
+			words[n++] = __builtin_va_arg(ap, unsigned long);
 		} else {
 			words[n++] = (u64)(u32)__builtin_va_arg(ap, int);
 		}
