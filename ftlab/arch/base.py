@@ -123,10 +123,10 @@ class ArchInfo:
         uc.reg_write(self.regs[self.percpu_reg], percpu_addr)
 
     def entry_words(self, args: list[int], sizes: list[int]) -> list[int]:
-        """The six register-sized words the runtime passes a task's entry (runtime.c
+        """The register-sized words the runtime passes a task's entry (runtime.c
         ftlab_entry_fn) so that it receives `args` (raw values, `sizes` bytes each): on a
         64-bit ISA one argument per register."""
-        return [*args, *[0] * (6 - len(args))]
+        return list(args)
 
     # --- entry conventions: where the return address is at a function's entry -------------
     def return_address(self, regs: dict[str, int], read_word, pushes: int = 0) -> int | None:

@@ -135,10 +135,13 @@ class Machine:
         sizes = [params[i].type.size if i < len(params) else self.arch.word
                  for i in range(len(args))]
         words = self.arch.entry_words(list(args), sizes)
-        if len(words) > 6:
-            raise FtlabError(f"the arguments of '{entry}' take more than 6 words")
-        for i in range(6):
-            m.set_u64(addr + abi.TASK_ARGS + 8 * i, words[i] if i < len(words) else 0)
+        room = abi.TASK_ARGS_SIZE // self.arch.word  # runtime.c passes args[] as words
+        if len(words) > room:
+            raise FtlabError(f"the arguments of '{entry}' take {len(words)} words, more than "
+                             f"the {room} an entry gets")
+        for i in range(room):
+            m.set_word(addr + abi.TASK_ARGS + self.arch.word * i,
+                       words[i] if i < len(words) else 0)
         m.set_u64(addr + abi.TASK_ITERATIONS, iterations)
         m.set_u64(addr + abi.TASK_STACK_TOP, stack_top)
         # the function_graph return stack lives at the bottom of the task's stack area,

@@ -28,21 +28,22 @@ _Static_assert(sizeof(struct ftlab_percpu) == 128, "ftlab_percpu size");
 struct ftlab_task ftlab_tasks[FTLAB_MAX_TASKS];
 struct ftlab_percpu ftlab_percpu[FTLAB_MAX_CPUS];
 
-/* The entry gets six register-sized words: the machine lays the task's arguments out in them
- * as the ISA's calling convention passes them (ArchInfo.entry_words) */
-typedef u64 (*ftlab_entry_fn)(unsigned long, unsigned long, unsigned long, unsigned long,
-			      unsigned long, unsigned long);
+/* The entry gets the task's args[] as register-sized words (6 on a 64-bit ISA, 12 on a
+ * 32-bit one): the machine lays the arguments out in them as the ISA's calling convention
+ * passes them (ArchInfo.entry_words), so one call serves every prototype */
+typedef unsigned long ulong;
+typedef u64 (*ftlab_entry_fn)(ulong, ulong, ulong, ulong, ulong, ulong, ulong, ulong, ulong,
+			      ulong, ulong, ulong);
+#define W(i) (i < sizeof(t->args) / sizeof(ulong) ? ((ulong *)t->args)[i] : 0)
 
-/* Every task starts here: invoke the entry `iterations` times, then leave. */
 __attribute__((noreturn)) void ftlab_task_main(void)
 {
 	struct ftlab_task *t = current;
 	ftlab_entry_fn fn = (ftlab_entry_fn)(unsigned long)t->entry;
 
 	while (t->done_iters < t->iterations) {
-		t->result = fn((unsigned long)t->args[0], (unsigned long)t->args[1],
-			       (unsigned long)t->args[2], (unsigned long)t->args[3],
-			       (unsigned long)t->args[4], (unsigned long)t->args[5]);
+		t->result = fn(W(0), W(1), W(2), W(3), W(4), W(5), W(6), W(7), W(8), W(9), W(10),
+			       W(11));
 		t->done_iters++;
 		cond_resched(); /* a voluntary switch point between invocations */
 	}
