@@ -53,7 +53,7 @@ class X86_32Info(ArchInfo):
     def entry_words(self, args: list[int], sizes: list[int]) -> list[int]:
         """regparm(3): words go to eax, edx, ecx in order; a 64-bit argument takes two
         registers if two are left, else it and every later argument go on the stack (no
-        back-filling). Words 0-2 are the registers, 3-5 the stack, as runtime.c calls it."""
+        back-filling). Words 0-2 are the registers, 3-11 the stack, as runtime.c calls it."""
         regs: list[int] = []
         stack: list[int] = []
         left = len(REGPARM)
