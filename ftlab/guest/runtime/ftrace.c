@@ -448,8 +448,10 @@ static void trace_vbprintk(u64 ip, const char *fmt, __builtin_va_list ap, u64 *f
 			}
 		} else if (lng >= 2) {
 			words[n++] = __builtin_va_arg(ap, u64);
+		} else if ((*p == 'd' || *p == 'i') && lng) {
+			/* long is register-sized (4 bytes on a 32-bit ISA): sign-extended to a word */
+			words[n++] = (u64)(s64)__builtin_va_arg(ap, long);
 		} else if (*p == 'p' || lng) {
-			/* long, size_t and pointers are register-sized (4 bytes on a 32-bit ISA) */
 			words[n++] = __builtin_va_arg(ap, unsigned long);
 		} else {
 			words[n++] = (u64)(u32)__builtin_va_arg(ap, int);
