@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 import capstone
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -128,14 +129,15 @@ def test_function_graph_and_stack(capsys) -> None:
     assert re.search(r"=> rp_qq\s+=> rp_work\s+=> ftlab_task_main", out), out
 
 
-def test_bpf_sees_every_argument(capsys) -> None:
+@pytest.mark.parametrize("frames", ["entry", "legacy", "plain"])
+def test_bpf_sees_every_argument(frames: str) -> None:
     """The fentry.multi program records (ip, nargs, args...) of every call; each must be the
     C argument, whichever of eax, edx, ecx or the stack (and pairs of them) carried it."""
     image = load([guest("regparm.c")], "x86_32")
     m = Machine(image)
     ft = Ftrace(m, get_scheme("x86_32", None))
     ft.boot()
-    bm = BpfManager(ft)
+    bm = BpfManager(ft, frames=frames)
     for p in find_programs(image):
         bm.attach_multi(p, p.target)
     bm.commit()
