@@ -584,7 +584,7 @@ def test_fault_is_reported(lab):
 
 
 # --- every architecture --------------------------------------------------------------------------
-@pytest.mark.parametrize("arch", ARCH_NAMES)
+@pytest.mark.parametrize("arch", [*ARCH_NAMES, "x86_32"])
 def test_every_arch_filters_pipe_and_graph(arch):
     lab = make_lab(arch)
     fs = Tracefs(lab)
