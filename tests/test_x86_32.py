@@ -222,3 +222,53 @@ def test_mass_attach_groups_by_argument_passing(tmp_path) -> None:
     arguments the same way, so M grows with the shapes mixed into N functions."""
     figures = [_mixed_groups(tmp_path, k) for k in (1, 3, 6)]
     assert figures == [(3, 1), (9, 3), (18, 6)]
+
+
+def test_trampoline_sizes_do_not_depend_on_addresses() -> None:
+    """arch_bpf_trampoline_size: every constant and call here is 32 bits wide, so the dry run
+    at address 0 reserves exactly what any real build at any addresses takes."""
+    import itertools
+    import random
+
+    from ftlab.bpf import layout as L
+    from ftlab.bpf.trampoline import Links, arch_emitter, build
+    from ftlab.guest.model import FuncModel, Param, TypeInfo
+
+    helpers = ("ftlab_bpf_func_nslots", "ftlab_bpf_store_ret", "__bpf_tramp_enter",
+               "__bpf_tramp_exit", "ftlab_bpf_boundary", "__bpf_prog_enter_recur",
+               "__bpf_prog_exit_recur")
+    int32, int64 = TypeInfo("int", 4, signed=True), TypeInfo("long long", 8, signed=True)
+    abi = arch_emitter(ARCH).ARG_ABI
+    rng = random.Random("x86_32-sizing")
+    for n in range(0, 9):
+        types = [rng.choice((int32, int64)) for _ in range(n)]
+        model = FuncModel("f", 0x1000, int64, tuple(Param(f"a{i}", t)
+                                                    for i, t in enumerate(types)))
+        layout = L.layout_for(model, abi)
+        for mix, frames in itertools.product([(1, 0, 0), (1, 1, 1), (0, 2, 1)],
+                                             ("entry", "legacy", "plain")):
+            progs = [rng.randrange(0x1000_0000, 0xFFFF_0000) for _ in range(sum(mix))]
+            links = Links(progs[:mix[0]], progs[mix[0]:mix[0] + mix[1]], progs[mix[0] + mix[1]:])
+            common = dict(boundaries={progs[0]: rng.randrange(1 << 32)},
+                          prog_state={p: rng.randrange(1 << 32) for p in progs})
+            reserved = build(ARCH, layout, links, 0, 0, frames, dict.fromkeys(helpers, 0),
+                             sizing=True, **common).code
+            real = build(ARCH, layout, links, rng.randrange(0x1000_0000, 0xF000_0000),
+                         rng.randrange(0x1000_0000, 0xF000_0000), frames,
+                         {h: rng.randrange(0x1000_0000, 0xF000_0000) for h in helpers},
+                         ref=rng.randrange(1 << 32), **common).code
+            assert len(real) == len(reserved), (types, mix, frames)
+
+
+def test_struct_arguments_are_refused() -> None:
+    import errno
+
+    from ftlab.bpf import layout as L
+    from ftlab.bpf.trampoline import arch_emitter
+    from ftlab.guest.model import FuncModel, Param, TypeInfo
+
+    pair = TypeInfo("struct pair", 8, is_struct=True, align=4)
+    model = FuncModel("f", 0x1000, TypeInfo("int", 4), (Param("p", pair),))
+    with pytest.raises(L.BpfError) as err:
+        L.layout_for(model, arch_emitter(ARCH).ARG_ABI)
+    assert err.value.code == errno.EOPNOTSUPP and "struct" in str(err.value)
