@@ -112,7 +112,9 @@ def patchable_flags(layout: EntryLayout) -> list[str]:
 
 def base_cflags(arch: ArchInfo, layout: EntryLayout) -> list[str]:
     return ["-target", arch.zig_target, *COMMON_CFLAGS, *arch.cflags, *layout.cflags,
-            "-I", str(INCLUDE_DIR), f"-DFTLAB_ARCH_HEADER=<{arch.runtime_header}>"]
+            "-I", str(INCLUDE_DIR), f"-DFTLAB_ARCH_HEADER=<{arch.runtime_header}>",
+            # the frame record for the runtime's unwinders: one description, ArchInfo.frame
+            f"-DFTLAB_FRAME_PREV={arch.frame.prev_fp}", f"-DFTLAB_FRAME_RET={arch.frame.ret}"]
 
 
 def linker_script(arch: ArchInfo) -> str:

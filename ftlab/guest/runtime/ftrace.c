@@ -255,8 +255,10 @@ static int trace_pid_ok(struct trace_array *tr)
 }
 
 /* ---- stack traces -------------------------------------------------------------------- */
-#define FRAME_RET(fp) ((u64)ARCH_FRAME_RET(fp))
-#define FRAME_PREV(fp) ((u64)ARCH_FRAME_PREV(fp))
+/* the frame record, where ArchInfo.frame says (the build passes its offsets) */
+#define FRAME_WORD(fp, off) ((u64) * (unsigned long *)(unsigned long)((fp) + (off)))
+#define FRAME_RET(fp) FRAME_WORD(fp, FTLAB_FRAME_RET)
+#define FRAME_PREV(fp) FRAME_WORD(fp, FTLAB_FRAME_PREV)
 
 /* A return address the graph tracer replaced: find the original (ftrace_graph_ret_addr) */
 static u64 graph_ret_addr(u64 ret, int *idx)

@@ -71,7 +71,7 @@ extern struct ftlab_percpu ftlab_percpu[FTLAB_MAX_CPUS];
 unsigned long ftlab_mcall(unsigned long nr, unsigned long a0, unsigned long a1,
 			   unsigned long a2);
 
-/* this_cpu(), arch_read_cycles(), ARCH_FRAME_*: the per-ISA header the build names */
+/* arch_this_cpu(), arch_read_cycles(): the per-ISA header the build names */
 #include FTLAB_ARCH_HEADER
 
 static inline __attribute__((always_inline)) struct ftlab_percpu *this_cpu(void)

@@ -19,8 +19,4 @@ static inline u64 arch_read_cycles(void)
 	return v;
 }
 
-/* frame record (AAPCS64): [fp] = caller's fp, [fp + 8] = lr */
-#define ARCH_FRAME_PREV(fp) (((unsigned long *)(fp))[0])
-#define ARCH_FRAME_RET(fp) (((unsigned long *)(fp))[1])
-
 #endif

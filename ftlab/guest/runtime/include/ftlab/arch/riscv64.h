@@ -19,8 +19,4 @@ static inline u64 arch_read_cycles(void)
 	return v;
 }
 
-/* frame record below fp: [fp - 16] = caller's fp, [fp - 8] = ra */
-#define ARCH_FRAME_PREV(fp) (((unsigned long *)(fp))[-2])
-#define ARCH_FRAME_RET(fp) (((unsigned long *)(fp))[-1])
-
 #endif

@@ -20,8 +20,4 @@ static inline u64 arch_read_cycles(void)
 	return ((u64)hi << 32) | lo;
 }
 
-/* frame record: [ebp] = caller's ebp, [ebp + 4] = return address */
-#define ARCH_FRAME_PREV(fp) (((unsigned long *)(unsigned long)(fp))[0])
-#define ARCH_FRAME_RET(fp) (((unsigned long *)(unsigned long)(fp))[1])
-
 #endif
