@@ -308,7 +308,7 @@ def register(sub, add_guest_args, add_trace_args) -> dict[str, Callable[[argpars
     p.add_argument("--functions", required=True, type=_count, metavar="N")
     _add_common(p)
 
-    p = bsub.add_parser("report", help="run the suite on the three arches, write DIR/README.md "
+    p = bsub.add_parser("report", help="run the suite on every arch, write DIR/README.md "
                         "with tables and PNG plots (needs matplotlib)")
     p.add_argument("-o", "--output", required=True, metavar="DIR", help="report directory")
     p.add_argument("--arch", action="append", type=_arch, help="only these arches (repeatable)")

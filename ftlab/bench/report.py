@@ -1,4 +1,4 @@
-"""The cost lab report: runs the bench suite on the three arches and writes DIR/README.md with
+"""The cost lab report: runs the bench suite on every arch and writes DIR/README.md with
 tables and PNG plots (matplotlib, Agg backend, imported only here and only when plotting).
 
     ftlab bench report -o docs/cost-lab
