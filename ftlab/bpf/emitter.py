@@ -44,6 +44,12 @@ class Emitter(Protocol):
     def store_arg(self, a: Asm, src: Source, off: int) -> None: ...
     def load_arg(self, a: Asm, src: Source, off: int) -> None: ...
     def copy_stack_args(self, a: Asm, words: int) -> None: ...
+    # the original returned `size` defined bytes (Layout.ret_size < 8): clear the rest of
+    # its slot at [sp + off], as a 64-bit ISA's 32-bit operations leave it zero
+    def store_ret_narrow(self, a: Asm, off: int, size: int) -> None: ...
+    # a program's int result (fmod_ret) into its slot, zero-extended as a 32-bit operation
+    # leaves a 64-bit register
+    def store_prog_ret(self, a: Asm, off: int) -> None: ...
 
 
 class EmitterBase:
@@ -58,6 +64,12 @@ class EmitterBase:
     def load_arg(self, a: Asm, src: Source, off: int) -> None:
         if src.reg is not None:
             self.load_reg(a, src.reg, off)
+
+    def store_ret_narrow(self, a: Asm, off: int, size: int) -> None:
+        raise NotImplementedError("a slot-wide register never returns a narrow result")
+
+    def store_prog_ret(self, a: Asm, off: int) -> None:
+        self.store_ret(a, off)
 
     def copy_stack_args(self, a: Asm, words: int) -> None:
         """The original's stack arguments, at the bottom of the frame."""

@@ -48,6 +48,9 @@ class Layout:
     stack_slots: int  # stack words (ArgAbi.word bytes) the original function expects
     nr_args: int
     shared: bool = False  # saves every argument register; counts come from the ip table
+    # bytes of the return value that are defined, where a register is narrower than its slot
+    # (ArgAbi.word 4: an int result leaves edx undefined); 8 where the whole slot is
+    ret_size: int = 8
 
     @property
     def nr_slots(self) -> int:
@@ -149,9 +152,11 @@ def _narrow_layout(model: FuncModel, abi: ArgAbi) -> Layout:
             regs.clear()
         slots.append(Source(stack=stack, stack_hi=stack + 1 if n == 2 else None))
         stack += n
-    return Layout(tuple(slots), stack, model.nr_args)
+    ret_size = abi.word if 0 < model.ret.size <= abi.word else 8
+    return Layout(tuple(slots), stack, model.nr_args, ret_size=ret_size)
 
 
-def shared_layout(arg_regs: tuple[str, ...]) -> Layout:
+def shared_layout(arg_regs: tuple[str, ...], ret_size: int = 8) -> Layout:
     """The layout a mass-attach trampoline uses for functions with register arguments only."""
-    return Layout(tuple(Source(reg=r) for r in arg_regs), 0, len(arg_regs), shared=True)
+    return Layout(tuple(Source(reg=r) for r in arg_regs), 0, len(arg_regs), shared=True,
+                  ret_size=ret_size)

@@ -121,7 +121,7 @@ def build(arch: ArchInfo, layout: Layout, links: Links, base: int, func: int | N
         else:
             em.call(a, prog, fr.ctx_off)
         if save_ret:
-            em.store_ret(a, fr.ret_off)
+            em.store_prog_ret(a, fr.ret_off)
         if state is not None:
             em.call_plain(a, helpers["__bpf_prog_exit_recur"], fr.active_off)
             a.bind(skip)
@@ -158,6 +158,8 @@ def build(arch: ArchInfo, layout: Layout, links: Links, base: int, func: int | N
         else:
             em.call_orig(a, func)
         em.store_ret(a, fr.ret_off)
+        if layout.ret_size < 8:  # the undefined high part of a narrow result reads as zero
+            em.store_ret_narrow(a, fr.ret_off, layout.ret_size)
         after = em.nop_slot(a)
         a.bind("skip_orig")
         if func is None:  # ctx[nr_slots] of this function holds the return value too
