@@ -138,8 +138,8 @@ def test_bpf_sees_every_argument(frames: str) -> None:
     ft = Ftrace(m, get_scheme("x86_32", None))
     ft.boot()
     bm = BpfManager(ft, frames=frames)
-    for p in find_programs(image):
-        bm.attach_multi(p, p.target)
+    prog = next(p for p in find_programs(image) if p.name == "rp_args")
+    bm.attach_multi(prog, prog.target)
     bm.commit()
     t = m.spawn("rp_work", [2])
     Scheduler(m).run()
@@ -167,6 +167,29 @@ def test_bpf_sees_every_argument(frames: str) -> None:
                  ("rp_iiiii", 5, [1, 2, 3, 4]),
                  ("rp_iiq", 3, [s32(i), 5, s64(-0x400000000)])]
     assert got == want
+
+
+def test_bpf_return_values() -> None:
+    """fexit sees an int result zero-extended (edx is undefined after it), and an fmod_ret
+    program's int result replaces a 64-bit one zero-extended: what x86_64 and arm64 give
+    (a 32-bit operation there clears the register's upper half)."""
+    image = load([guest("regparm.c")], "x86_32")
+    m = Machine(image)
+    ft = Ftrace(m, get_scheme("x86_32", None))
+    ft.boot()
+    bm = BpfManager(ft)
+    for p in find_programs(image):
+        if p.name.startswith("rp_ii_") or p.name.startswith("rp_qi_"):
+            bm.attach(p, p.target)
+    bm.commit()
+    t = m.spawn("rp_work", [1])
+    Scheduler(m).run()
+    assert t.fault is None
+    base = image.addr("ret_seen")
+    assert m.mem.u64(base) == (0 - 9) & MASK  # rp_ii(0, 9) = -9 as an int: its 32 bits
+    assert m.mem.u64(base + 8) == (-7) & MASK  # what rp_work got from rp_qi
+    # rp_work(1) with rp_qi(0x100000000, 3) replaced by that value
+    assert t.result == (_expected_work(1) - 3 * 2**32 + ((-7) & MASK)) % 2**64
 
 
 MIXED = """#include <ftlab/runtime.h>

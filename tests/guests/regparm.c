@@ -44,3 +44,27 @@ int BPF_PROG(rp_args)
 		bpf_get_func_arg(ctx, k, &seen[i][2 + k]);
 	return 0;
 }
+
+/* return values: an int result with edx undefined reads as its zero-extended 32 bits; an
+ * fmod_ret program's int result replaces a 64-bit one whole */
+u64 ret_seen[2];
+
+SEC("fexit/rp_ii")
+int BPF_PROG(rp_ii_exit, int a, int b, int ret)
+{
+	bpf_get_func_ret(ctx, &ret_seen[0]);
+	return 0;
+}
+
+SEC("fmod_ret/rp_qi")
+int BPF_PROG(rp_qi_mod, s64_t a, int b)
+{
+	return b == 3 ? -7 : 0;
+}
+
+SEC("fexit/rp_qi")
+int BPF_PROG(rp_qi_exit, s64_t a, int b, s64_t ret)
+{
+	ret_seen[1] = ret;
+	return 0;
+}

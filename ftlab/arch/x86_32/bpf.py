@@ -109,6 +109,15 @@ class Emitter:
     def store_ret(self, a: Asm, off: int) -> None:
         a.emit(X.mov_store("esp", off, "eax") + X.mov_store("esp", off + 4, "edx"))
 
+    def store_ret_narrow(self, a: Asm, off: int, size: int) -> None:
+        """An int result: edx is undefined, the slot's high word reads as zero (and edx too,
+        as the trampoline hands the slot back to the parent)."""
+        a.emit(X.mov_store_imm("esp", off + 4, 0))
+
+    def store_prog_ret(self, a: Asm, off: int) -> None:
+        """A program returns int in eax: the slot's high word is zero."""
+        a.emit(X.mov_store("esp", off, "eax") + X.mov_store_imm("esp", off + 4, 0))
+
     def load_ret(self, a: Asm, off: int) -> None:
         a.emit(X.mov_load("eax", "esp", off) + X.mov_load("edx", "esp", off + 4))
 
