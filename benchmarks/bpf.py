@@ -12,6 +12,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from ftlab.arch import ARCH_NAMES  # noqa: E402
 from ftlab.bpf.bench import measure_attach, measure_trampolines  # noqa: E402
 
 LINUX = {"fentry": 103.0, "fexit": 55.0, "fmod_ret": 58.6}
@@ -19,11 +20,11 @@ LINUX = {"fentry": 103.0, "fexit": 55.0, "fmod_ret": 58.6}
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--arch", action="append", help="x86_64, arm64, riscv64 (default: all)")
+    ap.add_argument("--arch", action="append", help=f"{', '.join(ARCH_NAMES)} (default: all)")
     ap.add_argument("--functions", type=int, default=10_000)
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
-    arches = args.arch or ["x86_64", "arm64", "riscv64"]
+    arches = args.arch or list(ARCH_NAMES)
     out = {"trampolines": {}, "attach": {}}
     for arch in arches:
         out["trampolines"][arch] = measure_trampolines(arch)
@@ -46,7 +47,7 @@ def main() -> None:
         linux_mod = LINUX["fentry"] / LINUX["fmod_ret"]
         print(f"{arch}: fexit/fentry {by['fexit']['instructions_per_call'] / f:.2f}x, "
               f"fmod_ret/fentry {by['fmod_ret']['instructions_per_call'] / f:.2f}x in "
-              f"instructions (Linux x86 calls/s: fentry/fexit {linux_exit:.2f}x, "
+              f"instructions (Linux calls/s, published: fentry/fexit {linux_exit:.2f}x, "
               f"fentry/fmod_ret {linux_mod:.2f}x)")
     print(f"\nattach/detach of one fentry program on {args.functions} functions:")
     for arch, r in out["attach"].items():

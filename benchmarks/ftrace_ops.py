@@ -81,8 +81,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if summary:
         print()
         print(format_summary(summary))
-    if any(r["arch"] not in CALL_OPS_SCHEME for r in rows):
-        print("x86_64: no CALL_OPS in the kernel; list-ops numbers only")
+    for arch in sorted({r["arch"] for r in rows if r["arch"] not in CALL_OPS_SCHEME}):
+        print(f"{arch}: no CALL_OPS in the kernel; list-ops numbers only")
     return 0
 
 

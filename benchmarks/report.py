@@ -1,5 +1,5 @@
 """The cost lab report: ftrace-ops (list ops vs CALL_OPS, K irrelevant ops), text size of zstd
-and BPF trampolines (when built) on the three arches, written as DIR/README.md with PNG plots
+and BPF trampolines (when built) on every arch, written as DIR/README.md with PNG plots
 (needs matplotlib). The committed example is docs/cost-lab/:
 
     python benchmarks/report.py -o docs/cost-lab [--quick] [--arch arm64 ...]

@@ -115,7 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--filter", action="append", default=[], help="with --guest: functions")
     rp = sub.add_parser("replay", help="re-run a saved explorer counterexample")
     rp.add_argument("report", help="a JSON report written by ftlab explore -o FILE.json")
-    demo = sub.add_parser("demo", help="run the bundled example on all three architectures")
+    demo = sub.add_parser("demo", help="run the bundled example on every architecture")
     demo.add_argument("--arch", action="append", type=_arch, help="only these architectures")
     for module in _plugins():
         COMMANDS.update(module.register(sub, _add_guest_args, _add_trace_args))

@@ -45,8 +45,8 @@ def run_demo(arches: list[str]) -> int:
             print(fault.report())
             status = 1
         print()
-    print("What to notice: the same C runs on three ISAs; each site was patched live (the bytes")
-    print("above are the enabled site: x86 `call`, arm64 `mov x9, x30; bl`, riscv64")
-    print("`auipc t0; jalr t0` with the ops literal before it); every call shows up once with")
-    print("its duration, and results match the untraced run. Try `ftlab trace --help`.")
+    print("What to notice: the same C runs on every ISA; each site was patched live (the bytes")
+    print("above are each ISA's enabled site, as its scheme describes it in `ftlab trace")
+    print("--list-schemes`); every call shows up once with its duration, and results match")
+    print("the untraced run. Try `ftlab trace --help`.")
     return status

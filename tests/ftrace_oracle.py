@@ -29,16 +29,17 @@ class EntryOracle:
                 hart.uc.hook_add(UC_HOOK_CODE, self._hit, user_data=(hart, name), begin=addr,
                                  end=addr)
             hart.uc.ctl_flush_tb()
-        self._ra = arch.ra
-        self._sp = arch.sp
+        self.arch = arch
 
     def _hit(self, uc, addr, size, data) -> None:
         hart, name = data
         mem = self.machine.mem
         task = mem.u64(hart.percpu + abi.PERCPU_CURRENT)
         pid = mem.u64(task + abi.TASK_PID)
-        sp = hart.reg(self._sp)
-        ret = hart.reg(self._ra) if self._ra else mem.u64(sp)
+        arch = self.arch
+        regs = {r: hart.reg(r) for r in (arch.sp, arch.ra) if r is not None}
+        sp = regs[arch.sp]
+        ret = arch.return_address(regs, mem.word)  # the ISA's entry convention
         hit = (name, ret, sp, self.enabled(name))
         hits = self.hits[pid]
         # a time slice can end after the hook ran but before the instruction did: the

@@ -13,8 +13,10 @@ forked child, so state a case leaves in globals cannot leak into the next and a 
 reported for its case alone. Binaries are cached under $FTLAB_CACHE/reference (default
 ~/.cache/ftlab/reference), keyed by a hash of everything that goes into them.
 
-x86_64 runs natively on an x86_64 host; the others run under qemu-user (`qemu-aarch64`,
-`qemu-riscv64`). Without qemu-user, `run_cases` raises ReferenceUnavailable, which the tests
+x86_64 runs natively on an x86_64 host, and so does x86_32 (built with Debian's `gcc -m32`
+from gcc-multilib where installed, else zig's clang for x86-linux-musl); the others run under
+qemu-user (`qemu-aarch64`, `qemu-riscv64`, `qemu-i386` for x86_32 off x86_64 hosts).
+Without qemu-user, `run_cases` raises ReferenceUnavailable, which the tests
 turn into a skip with the reason.
 
 Run directly to build and run every case of tests/test_reference.py and print the values:
@@ -24,6 +26,7 @@ Run directly to build and run every case of tests/test_reference.py and print th
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import importlib.metadata
 import os
@@ -39,13 +42,20 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-ARCHES = ("x86_64", "arm64", "riscv64")
+ARCHES = ("x86_64", "arm64", "riscv64", "x86_32")
 ZIG_TARGETS = {
     "x86_64": "x86_64-linux-musl",
     "arm64": "aarch64-linux-musl",
     "riscv64": "riscv64-linux-musl",  # accepted as is by zig 0.17 (rv64gc baseline, no -mcpu)
+    "x86_32": "x86-linux-musl",
 }
-QEMU = {"x86_64": "qemu-x86_64", "arm64": "qemu-aarch64", "riscv64": "qemu-riscv64"}
+QEMU = {"x86_64": "qemu-x86_64", "arm64": "qemu-aarch64", "riscv64": "qemu-riscv64",
+        "x86_32": "qemu-i386"}
+# hosts whose CPU runs the arch's binaries natively (an x86_64 kernel runs i386 programs)
+NATIVE_ON = {"x86_32": ("x86_64",)}
+# a second, independent compiler where Debian has one: gcc -m32 (gcc-multilib) for x86_32;
+# without it the reference is built by zig's clang for the Linux target
+GCC = {"x86_32": ("gcc", "-m32")}
 _HOST_NAMES = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "arm64", "arm64": "arm64",
                "riscv64": "riscv64"}
 CFLAGS = ("-static", "-O2")
@@ -116,7 +126,7 @@ def runner(arch: str) -> list[str]:
     """The command prefix that runs a binary for `arch` here; ReferenceUnavailable if none."""
     if arch not in ZIG_TARGETS:
         raise ValueError(f"unknown arch {arch!r}; valid: {', '.join(ARCHES)}")
-    if host_arch() == arch:
+    if host_arch() == arch or host_arch() in NATIVE_ON.get(arch, ()):
         return []
     qemu = shutil.which(QEMU[arch])
     if qemu is None:
@@ -224,9 +234,28 @@ def wrapper_source(program: Path, cases: Sequence[Case]) -> str:
 
 # ---------------------------------------------------------------- build and run
 
+@functools.cache
+def gcc_works(arch: str) -> bool:
+    """Whether Debian's gcc builds static programs for `arch` here (gcc-multilib for -m32)."""
+    if arch not in GCC or shutil.which(GCC[arch][0]) is None:
+        return False
+    with tempfile.TemporaryDirectory(prefix="ftlab-ref-") as tmp:
+        src = Path(tmp) / "probe.c"
+        src.write_text("int main(void) { return 0; }\n")
+        proc = subprocess.run([*GCC[arch], *CFLAGS, str(src), "-o", str(Path(tmp) / "probe")],
+                              capture_output=True)
+        return proc.returncode == 0
+
+
 def build_command(arch: str, src: Path, out: Path) -> list[str]:
+    if gcc_works(arch):
+        return [*GCC[arch], *CFLAGS, str(src), "-o", str(out)]
     return [sys.executable, "-m", "ziglang", "cc", "-target", ZIG_TARGETS[arch], *CFLAGS,
             str(src), "-o", str(out)]
+
+
+def compiler_name(arch: str) -> str:
+    return " ".join(GCC[arch]) if gcc_works(arch) else f"zig cc -target {ZIG_TARGETS[arch]}"
 
 
 def build(program: str | Path, arch: str, cases: Sequence[Case]) -> Path:
@@ -236,7 +265,7 @@ def build(program: str | Path, arch: str, cases: Sequence[Case]) -> Path:
         raise ReferenceFailed(f"{path}: no such program")
     wrapper = wrapper_source(path, cases)
     h = hashlib.sha256()
-    for part in (arch, ZIG_TARGETS[arch], repr(CFLAGS), _zig_version(), wrapper,
+    for part in (arch, compiler_name(arch), repr(CFLAGS), _zig_version(), wrapper,
                  path.read_text()):
         h.update(part.encode())
         h.update(b"\0")

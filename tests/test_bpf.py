@@ -18,6 +18,9 @@ from ftlab.session import load
 
 BPF_C = guest("bpf_args.c")
 ARCHES = ["x86_64", "arm64", "riscv64"]
+# x86_32 refuses struct arguments by value (bpf_args.c has some): it joins the tests that do
+# not attach to them; tests/test_x86_32.py checks its arguments with a regparm guest
+ARCHES_NO_STRUCTS = [*ARCHES, "x86_32"]
 
 
 def s64(v):
@@ -91,7 +94,7 @@ def test_other_frame_shapes_keep_the_semantics(arch, frames):
     assert g("split_seen", 10) == [1, 2, 3, 4, 5, 6, 7, 11, -13, -17]
 
 
-@pytest.mark.parametrize("arch", ARCHES)
+@pytest.mark.parametrize("arch", ARCHES_NO_STRUCTS)
 def test_fentry_only_restores_registers(arch):
     result, g, _, bm = run(arch, "call_all", 2, only={"on_f3"})
     assert result == run(arch, "call_all", 2, attach=False)[0]
@@ -99,7 +102,7 @@ def test_fentry_only_restores_registers(arch):
     assert tr.flags & 1 and not tr.flags & 2  # RESTORE_REGS, no CALL_ORIG
 
 
-@pytest.mark.parametrize("arch", ARCHES)
+@pytest.mark.parametrize("arch", ARCHES_NO_STRUCTS)
 def test_refusals(arch):
     image = load([BPF_C], arch)
     m = Machine(image)
@@ -117,7 +120,7 @@ def test_refusals(arch):
     assert err.value.code == errno.EBUSY
 
 
-@pytest.mark.parametrize("arch", ARCHES)
+@pytest.mark.parametrize("arch", ARCHES_NO_STRUCTS)
 def test_mass_attach_shares_one_trampoline(arch):
     image = load([BPF_C], arch)
     m = Machine(image)
@@ -150,7 +153,7 @@ int BPF_PROG(bpf_prog)
 """
 
 
-@pytest.mark.parametrize("arch", ARCHES)
+@pytest.mark.parametrize("arch", ARCHES_NO_STRUCTS)
 def test_seed000_stack_through_the_trampoline(arch, tmp_path, capsys):
     demo = Path(__file__).parent.parent / "ftlab" / "examples" / "demo.c"
     src = tmp_path / "seed000.c"

@@ -40,7 +40,7 @@ def sleeping_in_original(m, image, sched, tramp):
     raise AssertionError("no task slept inside the traced function")
 
 
-@pytest.mark.parametrize("arch", ["x86_64", "arm64", "riscv64"])
+@pytest.mark.parametrize("arch", ["x86_64", "arm64", "riscv64", "x86_32"])
 @pytest.mark.parametrize("protocol,safe", [("kernel", True), ("rcu-tasks-only", False),
                                            ("naive", False)])
 def test_detach_while_a_task_sleeps_in_the_original(arch, protocol, safe):
@@ -64,7 +64,7 @@ def test_detach_while_a_task_sleeps_in_the_original(arch, protocol, safe):
         assert m.in_freed_text(faults[0].pc)
 
 
-@pytest.mark.parametrize("arch", ["x86_64", "arm64", "riscv64"])
+@pytest.mark.parametrize("arch", ["x86_64", "arm64", "riscv64", "x86_32"])
 def test_detach_while_a_task_is_preempted_inside_the_trampoline(arch):
     image, m, bm, sched, tasks = setup(arch)
     tr = bm.trampolines["sleepy"]

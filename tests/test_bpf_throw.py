@@ -15,10 +15,10 @@ from ftlab.machine.machine import Machine, Scheduler
 from ftlab.session import load
 
 SAVES = {"x86_64": r"push (rbx|r1[2-5])", "arm64": r"st(p|r) x(19|2[0-8]), .*",
-         "riscv64": r"(c\.)?sd(sp)? s([1-9]|1[01]), .*"}
+         "riscv64": r"(c\.)?sd(sp)? s([1-9]|1[01]), .*", "x86_32": r"push (ebx|esi|edi)"}
 
 
-@pytest.mark.parametrize("arch", ["x86_64", "arm64", "riscv64"])
+@pytest.mark.parametrize("arch", ["x86_64", "arm64", "riscv64", "x86_32"])
 def test_throw_keeps_callee_saved_registers(arch):
     image = load([guest("bpf_throw.c"), guest(f"callee_saved_{arch}.S")], arch)
     # the program really keeps values in callee-saved registers: the throw skips its epilogue

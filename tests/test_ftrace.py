@@ -15,7 +15,8 @@ from ftlab.trace.events import FuncEvent, GraphEntryEvent, merge_cpus, read_trac
 from ftrace_oracle import EntryOracle
 
 WORKLOAD = guest("workload.c")
-ALL_SCHEMES = [(a, s) for a in ("x86_64", "arm64", "riscv64") for s in schemes(a)]
+ALL_SCHEMES = [(a, s) for a in ("x86_64", "arm64", "riscv64") for s in schemes(a)] + [
+    ("x86_32", "int3")]  # the fourth ISA: its default scheme only (the suite's time budget)
 TRACED = ["workload", "do_work", "fib", "apply_ops", "leaf_add", "leaf_mul",
           "not_traced_by_filter"]
 
@@ -165,7 +166,7 @@ def test_enable_disable_refilter_while_running(arch, scheme):
 
 @pytest.mark.parametrize("arch,scheme", [("x86_64", "int3"), ("arm64", "callops"),
                                          ("riscv64", "v6.16-callops"), ("riscv64", "v6.16"),
-                                         ("riscv64", "v6.8")])
+                                         ("riscv64", "v6.8"), ("x86_32", "int3")])
 def test_direct_call_alone_and_shared(arch, scheme):
     image, m, ft = setup(arch, scheme, harts=1)
     calls = image.addr("ftlab_direct_calls")
@@ -204,7 +205,8 @@ def test_arm64_nocallops_has_no_direct_calls():
         ft.register_direct(ops, image.addr("ftlab_direct_tramp"))
 
 
-@pytest.mark.parametrize("arch,scheme", [("x86_64", "int3"), ("arm64", "callops")])
+@pytest.mark.parametrize("arch,scheme", [("x86_64", "int3"), ("arm64", "callops"),
+                                         ("x86_32", "int3")])
 def test_make_call_validates_old_instruction(arch, scheme):
     image, m, ft = setup(arch, scheme, harts=1)
     rec = ft.by_func["leaf_add"]

@@ -188,12 +188,21 @@ def _check(capsys: pytest.CaptureFixture[str], program: str, arch: str, case: Ca
     expected = [f"hart {i}: {expected_value}" for i in range(harts)]
     assert rc == 0 and sorted(lines) == expected, (
         f"\n$ {cmd}\nexit code {rc}\nstdout:\n{out}stderr:\n{err}"
-        f"expected (reference, {ref.ZIG_TARGETS[arch]}): {expected}")
+        f"expected (reference, {ref.compiler_name(arch)}): {expected}")
+
+
+# Entries written for LP64 that shift a `long` by 32 or more (`1ul << 46`, `v >> 32`, ...):
+# undefined on ILP32, so on x86_32 gcc, clang for Linux and ftlab's freestanding clang build
+# each print something else (checked: three different values). Left out on ILP32 ISAs only.
+LP64_ONLY = {("recursion", "rc_tri"), ("args", "ag_many"), ("args", "ag_outparams"),
+             ("funcptr", "fp_compose"), ("bits", "bt_bitfields")}
+ILP32 = ("x86_32",)
 
 
 def _params() -> list:
     return [pytest.param(arch, program, case, id=f"{arch}-{program}-{case.id}")
-            for arch in ref.ARCHES for program, cases in CASES.items() for case in cases]
+            for arch in ref.ARCHES for program, cases in CASES.items() for case in cases
+            if not (arch in ILP32 and (program, case.entry) in LP64_ONLY)]
 
 
 @pytest.mark.reference

@@ -33,14 +33,14 @@ def check_golden(name: str, text: str) -> None:
 DEMO_ARGS = ["--entry", "sys_sendfile64", "--args", "1,3,4096"]
 
 
-@pytest.mark.parametrize("arch", ["x86_64", "arm64", "riscv64"])
+@pytest.mark.parametrize("arch", ["x86_64", "arm64", "riscv64", "x86_32"])
 def test_function_golden(capsys, arch):
     code, out, _ = trace(capsys, DEMO, "--arch", arch, *DEMO_ARGS, "--harts", "2")
     assert code == 0
     check_golden("function-demo.txt", out)  # the same text on every arch
 
 
-@pytest.mark.parametrize("arch", ["x86_64", "arm64", "riscv64"])
+@pytest.mark.parametrize("arch", ["x86_64", "arm64", "riscv64", "x86_32"])
 def test_function_graph_golden(capsys, arch):
     code, out, _ = trace(capsys, DEMO, "--arch", arch, *DEMO_ARGS, "--tracer", "function_graph",
                          "--filter", "do_*", "--filter", "*splice*", "--filter", "meminfo*")
@@ -48,7 +48,7 @@ def test_function_graph_golden(capsys, arch):
     check_golden("function_graph-demo.txt", out)
 
 
-@pytest.mark.parametrize("arch", ["x86_64", "arm64", "riscv64"])
+@pytest.mark.parametrize("arch", ["x86_64", "arm64", "riscv64", "x86_32"])
 def test_func_stack_trace_golden(capsys, arch):
     code, out, _ = trace(capsys, DEMO, "--arch", arch, *DEMO_ARGS, "--filter", "do_empty",
                          "--option", "func_stack_trace")
@@ -56,7 +56,7 @@ def test_func_stack_trace_golden(capsys, arch):
     check_golden("func_stack_trace-demo.txt", out)
 
 
-@pytest.mark.parametrize("arch", ["x86_64", "arm64", "riscv64"])
+@pytest.mark.parametrize("arch", ["x86_64", "arm64", "riscv64", "x86_32"])
 def test_printk_and_stacktrace_golden(capsys, arch):
     code, out, _ = trace(capsys, PRINTK, "--arch", arch, "--entry", "printk_entry", "--args",
                          "7", "--filter", "outer", "--option", "stacktrace")

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from ftlab.arch import ARCH_NAMES
+from conftest import ARCH_NAMES
 
 HERE = Path(__file__).parent / "tracefs"
 ROOT = Path(__file__).parent.parent

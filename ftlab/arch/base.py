@@ -19,6 +19,9 @@ class EntryLayout:
     compressed: bool = False  # riscv64: RVC enabled, so the NOPs are 2-byte c.nop
     description: str = ""
     cflags: tuple[str, ...] = ()  # flags every object of such an image needs (e.g. -mcpu)
+    # the compiler driver refuses -fpatchable-function-entry for some targets (x86-32):
+    # pass it to the front end through -Xclang
+    cc1_patchable: bool = False
 
 
 @dataclass(frozen=True)
@@ -30,7 +33,22 @@ class FrameRecord:
 
 
 @dataclass(frozen=True)
+class InsnClasses:
+    """Instruction classes generic code recognises, as regexes over capstone's
+    "mnemonic op_str" (call and return classification, trap and illegal-instruction checks)."""
+
+    call: str  # a direct call
+    indirect_call: str  # a call through a register or memory
+    ret: str  # a function return
+    trap: str  # the breakpoint instruction patching protocols use
+    illegal: str  # an instruction defined to be undefined (where decodable)
+
+
+@dataclass(frozen=True)
 class ArchInfo:
+    """One ISA's facts. Each `ftlab/arch/<isa>/info.py` defines `ARCH`; `ftlab.arch` finds
+    them by scanning its subpackages, so adding an ISA adds a directory and nothing else."""
+
     name: str
     aliases: tuple[str, ...]
     bits: int
@@ -73,6 +91,67 @@ class ArchInfo:
     # Unicorn leaves pc past the faulting block on this ISA's illegal-instruction exception
     imprecise_illegal_pc: bool = False
     extra_hart_setup: tuple[tuple[str, int], ...] = ()  # (register, value) written on a new hart
+    endian: str = "little"  # byte order of data in guest memory ("little" or "big")
+    insns: InsnClasses | None = None
+    rank: int = 100  # listing order (help texts, reports): the older ISAs first
+    color: str = "tab:gray"  # matplotlib colour of this ISA's lines in the bench report
+    # the 32-bit ISAs keep shared pointers in 8-byte fields; a u64 argument or result then
+    # spans a register pair (lo, hi) in these registers
+    ret_hi_reg: str | None = None
+
+    @property
+    def word(self) -> int:
+        """Bytes in a register, a stack slot and a pointer."""
+        return self.bits // 8
+
+    @property
+    def call_pushes_ret(self) -> bool:
+        """Whether `call` pushes the return address (x86) instead of setting a link register."""
+        return self.ra is None
+
+    @property
+    def runtime_header(self) -> str:
+        """The runtime's per-ISA header (this_cpu(), the cycle counter, the frame record)."""
+        return f"ftlab/arch/{self.name}.h"
+
+    # --- hooks an ISA may override (a subclass of ArchInfo in its info.py) ------------------
+    def init_hart(self, uc, percpu_addr: int) -> None:
+        """Set up a new hart's Unicorn instance: the per-CPU register names `percpu_addr`."""
+        for reg, bits in self.extra_hart_setup:
+            rid = self.regs[reg]
+            uc.reg_write(rid, uc.reg_read(rid) | bits)
+        uc.reg_write(self.regs[self.percpu_reg], percpu_addr)
+
+    def entry_words(self, args: list[int], sizes: list[int]) -> list[int]:
+        """The register-sized words the runtime passes a task's entry (runtime.c
+        ftlab_entry_fn) so that it receives `args` (raw values, `sizes` bytes each): on a
+        64-bit ISA one argument per register."""
+        return list(args)
+
+    # --- entry conventions: where the return address is at a function's entry -------------
+    def return_address(self, regs: dict[str, int], read_word, pushes: int = 0) -> int | None:
+        """The return address of a function that has pushed `pushes` words since its entry;
+        `read_word(addr)` reads one stack word (None if off guest RAM)."""
+        if not self.call_pushes_ret:
+            return regs[self.ra]
+        return read_word(regs[self.sp] + self.word * pushes)
+
+    def enter_with_return(self, regs: dict[str, int], write_word, ret: int) -> dict[str, int]:
+        """Register changes that make the code about to run see `ret` as its return address,
+        as a call instruction would: a link register, or a word pushed on the stack."""
+        if not self.call_pushes_ret:
+            return {self.ra: ret}
+        sp = regs[self.sp] - self.word
+        write_word(sp, ret)
+        return {self.sp: sp}
+
+    def leave_to_return(self, regs: dict[str, int], read_word) -> dict[str, int]:
+        """Register changes of a function return at entry (before any push): pc from the
+        link register or the stack, the return address popped."""
+        if not self.call_pushes_ret:
+            return {self.pc: regs[self.ra]}
+        sp = regs[self.sp]
+        return {self.pc: read_word(sp), self.sp: sp + self.word}
 
     def reg_id(self, name: str) -> int:
         return self.regs[name]

@@ -88,21 +88,17 @@ def unwind(arch: ArchInfo, image: Image, mem: Memory, regs: dict[str, int],
     frames = [Frame(pc, fp, image.symbolize(pc))]
     established, pushes = prologue_state(arch, image, mem, pc)
     if not established:
-        if arch.ra is not None:
-            ret = regs[arch.ra]
-        else:  # an sp off guest RAM (a wild stack) leaves no return address to read
-            slot = regs[arch.sp] + 8 * pushes
-            ret = mem.u64(slot) if mem.contains(slot, 8) else 0
-        ret = fix(ret)
+        # an sp off guest RAM (a wild stack) leaves no return address to read
+        ret = fix(arch.return_address(regs, mem.word_or_none, pushes) or 0)
         frames.append(Frame(ret, fp, _ret_text(image, ret)))
     lo, hi = stack_bounds or (mem.base, mem.base + mem.size)
     seen = set()
     while len(frames) < MAX_FRAMES and fp and lo <= fp < hi and fp not in seen:
         seen.add(fp)
-        if not mem.contains(fp + min(arch.frame.ret, arch.frame.prev_fp), 16):
+        if not mem.contains(fp + min(arch.frame.ret, arch.frame.prev_fp), 2 * arch.word):
             break
-        ret = fix(mem.u64(fp + arch.frame.ret))
-        prev = mem.u64(fp + arch.frame.prev_fp)
+        ret = fix(mem.word(fp + arch.frame.ret))
+        prev = mem.word(fp + arch.frame.prev_fp)
         if not ret:
             break
         frames.append(Frame(ret, prev, _ret_text(image, ret)))

@@ -40,6 +40,12 @@ def _arch(text: str) -> str:
             f"unknown architecture '{text}' (valid: {', '.join(ARCH_NAMES)})") from None
 
 
+def _arch_names() -> str:
+    from ftlab.arch import ARCH_NAMES
+
+    return ", ".join(ARCH_NAMES)
+
+
 def _count(text: str) -> int:
     try:
         n = int(text, 0)
@@ -259,7 +265,7 @@ def register(sub, add_guest_args, add_trace_args) -> dict[str, Callable[[argpars
 
     p = bsub.add_parser("ftrace-ops", help="per-call cost of ftrace_ops (samples/ftrace/"
                         "ftrace-ops.c): relevant and irrelevant ops, list ops vs CALL_OPS")
-    p.add_argument("--arch", required=True, type=_arch, help="x86_64, arm64 or riscv64")
+    p.add_argument("--arch", required=True, type=_arch, help=_arch_names())
     p.add_argument("--scheme", help="one ftrace scheme (default: the arch's CALL_OPS scheme "
                    "and its list-ops scheme; see ftlab trace --list-schemes)")
     p.add_argument("--relevant", type=_count, default=1,
@@ -302,7 +308,7 @@ def register(sub, add_guest_args, add_trace_args) -> dict[str, Callable[[argpars
     p.add_argument("--functions", required=True, type=_count, metavar="N")
     _add_common(p)
 
-    p = bsub.add_parser("report", help="run the suite on the three arches, write DIR/README.md "
+    p = bsub.add_parser("report", help="run the suite on every arch, write DIR/README.md "
                         "with tables and PNG plots (needs matplotlib)")
     p.add_argument("-o", "--output", required=True, metavar="DIR", help="report directory")
     p.add_argument("--arch", action="append", type=_arch, help="only these arches (repeatable)")

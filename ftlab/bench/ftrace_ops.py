@@ -45,12 +45,13 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
+from ftlab.arch import ARCH_NAMES
 from ftlab.bench.table import columns
 from ftlab.bench.table import num as _num
 from ftlab.errors import FtlabError
 from ftlab.ftrace import abi as fabi
 from ftlab.ftrace.core import Ftrace, FtraceOps
-from ftlab.ftrace.schemes import default_scheme, get_scheme
+from ftlab.ftrace.schemes import arch_ftrace_module, default_scheme, get_scheme
 from ftlab.ftrace.tracers import TraceInstance
 from ftlab.guest.loader import Image
 from ftlab.machine.counting import counting
@@ -65,12 +66,13 @@ OTHER = "bench_other"
 DIRECT_TRAMP = "ftlab_direct_tramp"
 DIRECT_CALLS = "ftlab_direct_calls"
 
-ARCHES = ("x86_64", "arm64", "riscv64")
+ARCHES = ARCH_NAMES
+_MODS = {a: arch_ftrace_module(a) for a in ARCHES}
 # the kernel's CALL_OPS scheme per arch, and the same arch without CALL_OPS ("list ops")
-CALL_OPS_SCHEME = {"arm64": "callops", "riscv64": "v6.16-callops"}
-LIST_SCHEME = {"x86_64": "int3", "arm64": "nocallops", "riscv64": "v6.16"}
+CALL_OPS_SCHEME = {a: m.BENCH_CALL_OPS for a, m in _MODS.items() if m.BENCH_CALL_OPS}
+LIST_SCHEME = {a: m.BENCH_LIST for a, m in _MODS.items()}
 # archs whose kernel gives each dynamic ops its own trampoline (see the module docstring)
-PER_OPS_TRAMPOLINES = frozenset({"x86_64"})
+PER_OPS_TRAMPOLINES = frozenset(a for a, m in _MODS.items() if m.PER_OPS_TRAMPOLINES)
 
 SLICE = 10**9  # one time slice for a whole run: no slice ends inside a block
 COUNT_N = (32, 160)  # loop sizes of the two counted runs

@@ -1,4 +1,4 @@
-"""The cost lab report: runs the bench suite on the three arches and writes DIR/README.md with
+"""The cost lab report: runs the bench suite on every arch and writes DIR/README.md with
 tables and PNG plots (matplotlib, Agg backend, imported only here and only when plotting).
 
     ftlab bench report -o docs/cost-lab
@@ -32,7 +32,6 @@ from ftlab.bench.progress import Progress
 from ftlab.errors import FtlabError
 
 ARCHES = fo.ARCHES
-COLORS = {"x86_64": "tab:blue", "arm64": "tab:orange", "riscv64": "tab:green"}
 DPI = 100
 REPEAT = 5  # best of 5 (ftrace_ops uses 3): the machine may be shared
 FLAT_TOLERANCE = 0.10  # "does not change with 0 to 100 irrelevant ops (within 10%)"
@@ -330,7 +329,7 @@ def plot_ftrace(rows: Sequence[dict], out: Path, ks: Sequence[int]) -> list[Path
     # instructions
     fig, ax = plt.subplots(figsize=(8, 4.6))
     for arch, scheme, cops, pts in _series(rows, "instructions_per_call"):
-        ax.plot([k for k, _ in pts], [v for _, v in pts], color=COLORS[arch],
+        ax.plot([k for k, _ in pts], [v for _, v in pts], color=get_arch(arch).color,
                 linestyle="-" if cops else "--", marker="o" if cops else "s",
                 label=_line_label(arch, scheme, cops))
     _xaxis(ax, ks)
@@ -344,7 +343,7 @@ def plot_ftrace(rows: Sequence[dict], out: Path, ks: Sequence[int]) -> list[Path
     if series:
         fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4.6))
         for arch, scheme, cops, pts in series:
-            ax1.plot([k for k, _ in pts], [v for _, v in pts], color=COLORS[arch],
+            ax1.plot([k for k, _ in pts], [v for _, v in pts], color=get_arch(arch).color,
                      linestyle="-" if cops else "--", marker="o" if cops else "s",
                      label=_line_label(arch, scheme, cops))
         _xaxis(ax1, ks)
@@ -355,7 +354,7 @@ def plot_ftrace(rows: Sequence[dict], out: Path, ks: Sequence[int]) -> list[Path
         for arch, lin in LINUX_POINTS.items():
             for kind, cops in (("call_ops", True), ("list", False)):
                 pts = sorted(lin[kind].items())
-                ax2.plot([k for k, _ in pts], [v for _, v in pts], color=COLORS[arch],
+                ax2.plot([k for k, _ in pts], [v for _, v in pts], color=get_arch(arch).color,
                          linestyle="-" if cops else "--", marker="o" if cops else "s",
                          markerfacecolor="none",
                          label=f"Linux {arch} {'CALL_OPS' if cops else 'list ops'}, "
@@ -379,7 +378,7 @@ def plot_ftrace(rows: Sequence[dict], out: Path, ks: Sequence[int]) -> list[Path
             pts = [(k, r["overhead_instructions"] / unit)
                    for k, r in sorted(_ops_rows(rows, arch, scheme).items())]
             if pts:
-                ax.plot([k for k, _ in pts], [v for _, v in pts], color=COLORS[arch],
+                ax.plot([k for k, _ in pts], [v for _, v in pts], color=get_arch(arch).color,
                         linestyle="-" if is_cops else "--", marker="o" if is_cops else "s",
                         label=f"ftlab {arch} {'CALL_OPS' if is_cops else 'list ops'} "
                               "(instructions)")
@@ -389,7 +388,7 @@ def plot_ftrace(rows: Sequence[dict], out: Path, ks: Sequence[int]) -> list[Path
             lunit = lin["call_ops"][0] - lin["baseline"]
             for kind, is_cops in (("call_ops", True), ("list", False)):
                 pts = [(k, (v - lin["baseline"]) / lunit) for k, v in sorted(lin[kind].items())]
-                ax.plot([k for k, _ in pts], [v for _, v in pts], color=COLORS[arch],
+                ax.plot([k for k, _ in pts], [v for _, v in pts], color=get_arch(arch).color,
                         linestyle=":", marker="D" if is_cops else "^", markerfacecolor="none",
                         markersize=8,
                         label=f"Linux {arch} {'CALL_OPS' if is_cops else 'list ops'} "
@@ -458,7 +457,7 @@ def plot_trampolines(rows: Sequence[dict], out: Path) -> Path | None:
     for j, arch in enumerate(arches):
         vals = {r["config"]: r["overhead_instructions"] for r in traced if r["arch"] == arch}
         xs = [i + (j - (len(arches) - 1) / 2) * width for i, c in enumerate(configs) if c in vals]
-        ax.bar(xs, [vals[c] for c in configs if c in vals], width, color=COLORS[arch],
+        ax.bar(xs, [vals[c] for c in configs if c in vals], width, color=get_arch(arch).color,
                label=arch)
     ax.set_xticks(range(len(configs)))
     ax.set_xticklabels(configs)

@@ -48,13 +48,13 @@ from pathlib import Path
 from elftools.elf.constants import SH_FLAGS
 from elftools.elf.elffile import ELFFile
 
-from ftlab.arch import get_arch
+from ftlab.arch import ARCH_NAMES, get_arch
 from ftlab.arch.base import ArchInfo, EntryLayout
 from ftlab.bench.table import columns
 from ftlab.errors import CompileError, FtlabError, UsageError
 from ftlab.guest.build import base_cflags, cache_dir, kill_compilers, patchable_flags, run_compiler
 
-ARCHES = ("x86_64", "arm64", "riscv64")
+ARCHES = ARCH_NAMES
 ZSTANDARD_VERSION = "0.25.0"
 ZSTD_SDIST_ENV = "FTLAB_ZSTD_SDIST"
 PIP_TIMEOUT_S = 300

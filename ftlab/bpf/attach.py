@@ -223,7 +223,9 @@ class BpfManager:
             # one that skips a register for an aligned pair)
             regs = tuple(L.Source(reg=r) for r in self.emitter.ARG_REGS)
             shape = "regs" if layout.slots == regs[:layout.nr_slots] else layout.slots
-            grouped.setdefault(("multi", links.key(), shape), []).append(func)
+            # the return value's width joins the shape where registers are narrower than a
+            # slot (a 32-bit ISA zero-extends an int result; a u64 one fills the slot)
+            grouped.setdefault(("multi", links.key(), shape, layout.ret_size), []).append(func)
         out = {}
         for gkey, funcs in grouped.items():
             if len(funcs) == 1:
@@ -232,7 +234,7 @@ class BpfManager:
             key = self._shared_names.get(gkey)
             if key is None:  # each shared trampoline its own name (and symbol)
                 key = self._shared_names[gkey] = f"multi{len(self._shared_names) + 1}"
-            layout = (L.shared_layout(self.emitter.ARG_REGS) if gkey[2] == "regs"
+            layout = (L.shared_layout(self.emitter.ARG_REGS, gkey[3]) if gkey[2] == "regs"
                       else self._layout(funcs[0]))
             out[key] = (funcs, layout, True)
         return out
@@ -381,7 +383,7 @@ class BpfManager:
         cs = disassembler(self.arch)
         out = []
         for tr in self.trampolines.values():
-            slots = ", ".join(s.reg or f"stack[{s.stack}]" for s in tr.layout.slots)
+            slots = ", ".join(L.describe_source(s) for s in tr.layout.slots)
             kinds = ", ".join(f"{k}: {len(getattr(tr.links, k))}" for k in KINDS
                               if getattr(tr.links, k))
             out.append(f"trampoline {tr.name or tr.key} at {tr.image:#x}, {tr.size} bytes "

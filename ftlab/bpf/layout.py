@@ -27,15 +27,30 @@ class Source:
     """Where a ctx slot's 8 bytes are at the traced function's entry."""
 
     reg: str | None = None  # an argument register
-    stack: int | None = None  # or the k-th 8-byte stack slot above the entry sp
+    stack: int | None = None  # or the k-th stack word (ArgAbi.word bytes) above the entry sp
+    # where registers are narrower than a slot (ArgAbi.word 4): the high word's register or
+    # stack word; neither means the high word is zero
+    reg_hi: str | None = None
+    stack_hi: int | None = None
+
+
+def describe_source(s: Source) -> str:
+    """How --list-trampolines names where a slot comes from: `rdi`, `stack[2]`, `eax:edx`."""
+    lo = s.reg or f"stack[{s.stack}]"
+    if s.reg_hi is None and s.stack_hi is None:
+        return lo
+    return f"{lo}:{s.reg_hi or f'stack[{s.stack_hi}]'}"
 
 
 @dataclass(frozen=True)
 class Layout:
     slots: tuple[Source, ...]
-    stack_slots: int  # 8-byte stack slots the original function expects
+    stack_slots: int  # stack words (ArgAbi.word bytes) the original function expects
     nr_args: int
     shared: bool = False  # saves every argument register; counts come from the ip table
+    # bytes of the return value that are defined, where a register is narrower than its slot
+    # (ArgAbi.word 4: an int result leaves edx undefined); 8 where the whole slot is
+    ret_size: int = 8
 
     @property
     def nr_slots(self) -> int:
@@ -79,6 +94,7 @@ class ArgAbi:
     no alignment is larger."""
 
     regs: tuple[str, ...]
+    word: int = 8  # bytes per register and stack word; 4: a slot takes one or two words
     split_pairs: bool = False
     no_regs_after_stack: bool = False
     even_pairs: bool = False
@@ -89,6 +105,8 @@ def layout_for(model: FuncModel, abi: ArgAbi) -> Layout:
     """The register-then-stack assignment of ctx slots, as the arch's calling convention
     places the arguments (what each JIT's arch_prepare_bpf_trampoline has to know)."""
     check_model(model)
+    if abi.word != 8:
+        return _narrow_layout(model, abi)
     regs = list(abi.regs)
     slots: list[Source] = []
     stack = 0
@@ -114,6 +132,31 @@ def layout_for(model: FuncModel, abi: ArgAbi) -> Layout:
     return Layout(tuple(slots), stack, model.nr_args)
 
 
-def shared_layout(arg_regs: tuple[str, ...]) -> Layout:
+def _narrow_layout(model: FuncModel, abi: ArgAbi) -> Layout:
+    """Slots from 4-byte words: an argument of up to 4 bytes is one word, of 5 to 8 bytes two
+    (low, high). A two-word argument takes two registers when two are left; otherwise, with
+    `no_regs_after_stack` (i386 regparm), it and every later argument go on the stack."""
+    regs = list(abi.regs)
+    slots: list[Source] = []
+    stack = 0
+    for p in model.params:
+        if p.type.is_struct:
+            raise BpfError(errno.EOPNOTSUPP, f"{model.name}: argument '{p.name}' is a struct "
+                           "passed by value, which this ISA's trampolines do not take")
+        n = 1 if p.type.size <= abi.word else 2
+        if len(regs) >= n:
+            words = [regs.pop(0) for _ in range(n)]
+            slots.append(Source(reg=words[0], reg_hi=words[1] if n == 2 else None))
+            continue
+        if abi.no_regs_after_stack:
+            regs.clear()
+        slots.append(Source(stack=stack, stack_hi=stack + 1 if n == 2 else None))
+        stack += n
+    ret_size = abi.word if 0 < model.ret.size <= abi.word else 8
+    return Layout(tuple(slots), stack, model.nr_args, ret_size=ret_size)
+
+
+def shared_layout(arg_regs: tuple[str, ...], ret_size: int = 8) -> Layout:
     """The layout a mass-attach trampoline uses for functions with register arguments only."""
-    return Layout(tuple(Source(reg=r) for r in arg_regs), 0, len(arg_regs), shared=True)
+    return Layout(tuple(Source(reg=r) for r in arg_regs), 0, len(arg_regs), shared=True,
+                  ret_size=ret_size)

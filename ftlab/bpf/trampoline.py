@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from ftlab.arch.base import ArchInfo
 from ftlab.bpf.asm import Asm
+from ftlab.bpf.emitter import Emitter
 from ftlab.bpf.layout import BPF_MAX_TRAMP_LINKS, BpfError, Layout
 
 # include/linux/bpf.h BPF_TRAMP_F_*
@@ -97,10 +98,9 @@ def build(arch: ArchInfo, layout: Layout, links: Links, base: int, func: int | N
     mod = arch_emitter(arch)
     if frames == "plain" and func is None:
         raise BpfError(errno.EINVAL, "a kfunc-style trampoline serves one function, not many")
-    em = mod.Emitter(frames, func, sizing=sizing)
+    em: Emitter = mod.Emitter(frames, func, sizing=sizing)
     fr = frame_for(layout)
-    if hasattr(em, "x9_slot"):
-        em.x9_slot = fr.scratch_off
+    em.scratch_slot = fr.scratch_off
     flags = links.flags(ip_arg)
     boundaries = boundaries or {}
     prog_state = prog_state or {}
@@ -121,7 +121,7 @@ def build(arch: ArchInfo, layout: Layout, links: Links, base: int, func: int | N
         else:
             em.call(a, prog, fr.ctx_off)
         if save_ret:
-            em.store_ret(a, fr.ret_off)
+            em.store_prog_ret(a, fr.ret_off)
         if state is not None:
             em.call_plain(a, helpers["__bpf_prog_exit_recur"], fr.active_off)
             a.bind(skip)
@@ -131,11 +131,7 @@ def build(arch: ArchInfo, layout: Layout, links: Links, base: int, func: int | N
     after = epilogue_at = 0
     # ctx: every argument slot, from its register or the caller's stack
     for i, src in enumerate(layout.slots):
-        off = fr.ctx_off + 8 * i
-        if src.reg is not None:
-            em.store_reg(a, src.reg, off)
-        else:
-            em.copy_entry_stack(a, src.stack, off)
+        em.store_arg(a, src, fr.ctx_off + 8 * i)
     if func is None:
         em.store_func_ip(a, fr.ip_off)
         em.call_plain(a, helpers["ftlab_bpf_func_nslots"], fr.ip_off)
@@ -154,16 +150,16 @@ def build(arch: ArchInfo, layout: Layout, links: Links, base: int, func: int | N
             call_prog(prog, save_ret=True)
             em.load_ret(a, fr.ret_off)
             em.branch_if_ret(a, "skip_orig")  # the first non-zero result skips the original
-        for k in range(layout.stack_slots):
-            em.copy_entry_stack(a, k, 8 * k)  # the original's stack arguments, below ctx
+        em.copy_stack_args(a, layout.stack_slots)  # the original's stack arguments
         for i, src in enumerate(layout.slots):
-            if src.reg is not None:
-                em.load_reg(a, src.reg, fr.ctx_off + 8 * i)
+            em.load_arg(a, src, fr.ctx_off + 8 * i)
         if func is None:
             em.call_orig_from(a, fr.ip_off)
         else:
             em.call_orig(a, func)
         em.store_ret(a, fr.ret_off)
+        if layout.ret_size < 8:  # the undefined high part of a narrow result reads as zero
+            em.store_ret_narrow(a, fr.ret_off, layout.ret_size)
         after = em.nop_slot(a)
         a.bind("skip_orig")
         if func is None:  # ctx[nr_slots] of this function holds the return value too
@@ -175,8 +171,7 @@ def build(arch: ArchInfo, layout: Layout, links: Links, base: int, func: int | N
         em.load_ret(a, fr.ret_off)
     else:
         for i, src in enumerate(layout.slots):
-            if src.reg is not None:
-                em.load_reg(a, src.reg, fr.ctx_off + 8 * i)
+            em.load_arg(a, src, fr.ctx_off + 8 * i)
     em.epilogue(a, fr.size, skip_frame=bool(flags & SKIP_FRAME))
     code = a.finish()
     if len(code) > IMAGE_LIMIT:

@@ -9,6 +9,11 @@ from ftlab.errors import UsageError
 from ftlab.ftrace.arch_ops import ArchFtrace
 
 
+def arch_ftrace_module(arch: str):
+    """The ISA's ftrace module: SCHEMES, DEFAULT and the cost lab's BENCH_* choices."""
+    return _module(arch)
+
+
 def _module(arch: str):
     return importlib.import_module(f"ftlab.arch.{get_arch(arch).name}.ftrace")
 

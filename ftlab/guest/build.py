@@ -101,7 +101,8 @@ def _zig_cc() -> list[str]:
 
 def patchable_flags(layout: EntryLayout) -> list[str]:
     # zig's driver rejects -fpatchable-function-entry=N,M; the offset goes through -Xclang.
-    flags = [f"-fpatchable-function-entry={layout.total}"]
+    entry = f"-fpatchable-function-entry={layout.total}"
+    flags = ["-Xclang", entry] if layout.cc1_patchable else [entry]
     if layout.before:
         flags += ["-Xclang", f"-fpatchable-function-entry-offset={layout.before}"]
     if layout.align:
@@ -111,7 +112,9 @@ def patchable_flags(layout: EntryLayout) -> list[str]:
 
 def base_cflags(arch: ArchInfo, layout: EntryLayout) -> list[str]:
     return ["-target", arch.zig_target, *COMMON_CFLAGS, *arch.cflags, *layout.cflags,
-            "-I", str(INCLUDE_DIR)]
+            "-I", str(INCLUDE_DIR), f"-DFTLAB_ARCH_HEADER=<{arch.runtime_header}>",
+            # the frame record for the runtime's unwinders: one description, ArchInfo.frame
+            f"-DFTLAB_FRAME_PREV={arch.frame.prev_fp}", f"-DFTLAB_FRAME_RET={arch.frame.ret}"]
 
 
 def linker_script(arch: ArchInfo) -> str:
@@ -155,8 +158,12 @@ class BuiltImage:
 
 
 def runtime_sources(arch: ArchInfo) -> list[Path]:
+    """The runtime: generic C, the ISA's assembly, and the ISA's C helpers where it has any
+    (runtime/arch/<isa>.c: what the compiler calls out to on that ISA)."""
+    helpers = RUNTIME_DIR / "arch" / f"{arch.name}.c"
     return [RUNTIME_DIR / "runtime.c", RUNTIME_DIR / "ftrace.c",
-            RUNTIME_DIR / "arch" / f"{arch.name}.S", RUNTIME_DIR / "bpf.c"]
+            RUNTIME_DIR / "arch" / f"{arch.name}.S", RUNTIME_DIR / "bpf.c",
+            *([helpers] if helpers.is_file() else [])]
 
 
 def toolchain_id() -> str:

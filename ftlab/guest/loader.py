@@ -149,7 +149,10 @@ def load_image(built: BuiltImage) -> Image:
         sec = elf.get_section_by_name("__patchable_function_entries")
         if sec is not None and sec.data_size:
             data = sec.data()
-            recorded = list(struct.unpack(f"<{len(data) // 8}Q", data))
+            # one pointer per site: the ISA's word size and byte order
+            arch = built.arch
+            fmt = ("<" if arch.endian == "little" else ">") + ("Q" if arch.word == 8 else "I")
+            recorded = list(struct.unpack(f"{fmt[0]}{len(data) // arch.word}{fmt[1]}", data))
     image = Image(built.path, built.arch, built.layout, segments, symbols, [], built.sources)
     image.sites = _sites(image, recorded)
     return image

@@ -37,10 +37,7 @@ class Hart:
         self.percpu = percpu_addr
         self.uc = Uc(arch.uc_arch, arch.uc_mode)
         machine.mem.map_into(self.uc)
-        for reg, bits in arch.extra_hart_setup:
-            rid = arch.regs[reg]
-            self.uc.reg_write(rid, self.uc.reg_read(rid) | bits)
-        self.uc.reg_write(arch.regs[arch.percpu_reg], percpu_addr)
+        arch.init_hart(self.uc, percpu_addr)
         self.uc.ctl_exits_enabled(True)
         self.uc.ctl_set_exits([machine.mcall_addr])
         self.task: Task | None = None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import random
+import re
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -75,7 +76,8 @@ class Machine:
         self.image = image
         self.arch = image.arch
         self.max_insns = max_insns
-        self.mem = Memory(self.arch.ram_base, abi.RAM_SIZE, abi.guard_pages(), abi.PAGE)
+        self.mem = Memory(self.arch.ram_base, abi.RAM_SIZE, abi.guard_pages(), abi.PAGE,
+                          self.arch.endian, self.arch.word)
         for seg in image.segments:
             self.mem.write(seg.addr, seg.data)
         self.mcall_addr = image.addr("ftlab_mcall")
@@ -128,8 +130,18 @@ class Machine:
         m.set_u64(addr + abi.TASK_PID, task.pid)
         m.write(addr + abi.TASK_COMM, comm.encode().ljust(16, b"\0")[:16])
         m.set_u64(addr + abi.TASK_ENTRY, func.addr)
-        for i in range(6):
-            m.set_u64(addr + abi.TASK_ARGS + 8 * i, args[i] if i < len(args) else 0)
+        model = self.image.models.get(entry)
+        params = model.params if model is not None else []
+        sizes = [params[i].type.size if i < len(params) else self.arch.word
+                 for i in range(len(args))]
+        words = self.arch.entry_words(list(args), sizes)
+        room = abi.TASK_ARGS_SIZE // self.arch.word  # runtime.c passes args[] as words
+        if len(words) > room:
+            raise FtlabError(f"the arguments of '{entry}' take {len(words)} words, more than "
+                             f"the {room} an entry gets")
+        for i in range(room):
+            m.set_word(addr + abi.TASK_ARGS + self.arch.word * i,
+                       words[i] if i < len(words) else 0)
         m.set_u64(addr + abi.TASK_ITERATIONS, iterations)
         m.set_u64(addr + abi.TASK_STACK_TOP, stack_top)
         # the function_graph return stack lives at the bottom of the task's stack area,
@@ -148,11 +160,9 @@ class Machine:
         arch = self.arch
         values = dict.fromkeys(arch.context_regs, 0)
         values[arch.pc] = pc
-        sp = stack_top & ~0xF
-        if arch.ra is None:
-            sp -= 8  # a call pushed a (null) return address: sp % 16 == 8 at entry
-            self.mem.set_u64(sp, 0)
-        values[arch.sp] = sp
+        values[arch.sp] = stack_top & ~0xF
+        # entered as if called from address 0 (a call that pushes leaves sp % 16 == 16 - word)
+        values.update(arch.enter_with_return(values, self.mem.set_word, 0))
         return [values[n] for n in arch.context_regs]
 
     def switch_in(self, hart: Hart, task: Task) -> None:
@@ -288,12 +298,11 @@ class Machine:
     def _return_from_mcall(self, hart: Hart, value: int) -> None:
         arch = self.arch
         hart.set_reg(arch.ret_reg, value)
+        regs = {arch.sp: hart.reg(arch.sp), arch.pc: hart.pc}
         if arch.ra is not None:
-            hart.set_reg(arch.pc, hart.reg(arch.ra))
-        else:
-            sp = hart.reg(arch.sp)
-            hart.set_reg(arch.pc, self.mem.u64(sp))
-            hart.set_reg(arch.sp, sp + 8)
+            regs[arch.ra] = hart.reg(arch.ra)
+        for name, v in arch.leave_to_return(regs, self.mem.word).items():
+            hart.set_reg(name, v)
 
     # --- interrupts, IPIs, stop_machine ---------------------------------------------------------
     def preemptible(self, hart: Hart) -> bool:
@@ -320,12 +329,9 @@ class Machine:
         hart.set_reg(arch.arg_regs[0], self.image.function(handler).addr)
         hart.set_reg(arch.arg_regs[1], arg)
         # link the IRQ frame to the interrupted code so backtraces cross it
-        if arch.ra is not None:
-            hart.set_reg(arch.ra, pc)
-        else:
-            sp -= 8
-            self.mem.set_u64(sp, pc)
         hart.set_reg(arch.sp, sp)
+        for name, v in arch.enter_with_return({arch.sp: sp}, self.mem.set_word, pc).items():
+            hart.set_reg(name, v)
         hart.set_reg(arch.fp, regs[arch.fp])
         hart.set_reg(arch.pc, self._irq_entry)
 
@@ -438,10 +444,11 @@ class Machine:
         if sym is None:
             return reported
         cs = disassembler(self.arch)
+        illegal = re.compile(self.arch.insns.illegal)
         addr, end, found = sym.addr, min(reported, sym.addr + sym.size), reported
         while addr < end:
             insn = next(cs.disasm(self.mem.read(addr, 16), addr, 1), None)
-            if insn is None or insn.mnemonic in ("unimp", "c.unimp"):
+            if insn is None or illegal.fullmatch(f"{insn.mnemonic} {insn.op_str}".strip()):
                 found = addr
             addr += insn.size if insn is not None else self.arch.insn_align // 2 or 1
         return found

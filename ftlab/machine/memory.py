@@ -15,8 +15,13 @@ from ftlab.errors import FtlabError
 
 
 class Memory:
-    def __init__(self, base: int, size: int, guards: Sequence[int] = (), page: int = 4096) -> None:
+    def __init__(self, base: int, size: int, guards: Sequence[int] = (), page: int = 4096,
+                 endian: str = "little", word: int = 8) -> None:
         self.base = base
+        order = "<" if endian == "little" else ">"
+        self._q, self._i = struct.Struct(order + "Q"), struct.Struct(order + "I")
+        self._w = self._q if word == 8 else self._i  # a register, pointer and stack slot
+        self.word_size = word
         self.size = size
         self.page = page
         self.guards = sorted(base + g for g in guards)  # guest addresses of guard pages
@@ -55,16 +60,28 @@ class Memory:
         self._view[off:off + len(data)] = data
 
     def u64(self, addr: int) -> int:
-        return struct.unpack_from("<Q", self._mm, self._off(addr, 8))[0]
+        return self._q.unpack_from(self._mm, self._off(addr, 8))[0]
 
     def u32(self, addr: int) -> int:
-        return struct.unpack_from("<I", self._mm, self._off(addr, 4))[0]
+        return self._i.unpack_from(self._mm, self._off(addr, 4))[0]
 
     def set_u64(self, addr: int, value: int) -> None:
-        struct.pack_into("<Q", self._mm, self._off(addr, 8), value & (2**64 - 1))
+        self._q.pack_into(self._mm, self._off(addr, 8), value & (2**64 - 1))
 
     def set_u32(self, addr: int, value: int) -> None:
-        struct.pack_into("<I", self._mm, self._off(addr, 4), value & 0xFFFFFFFF)
+        self._i.pack_into(self._mm, self._off(addr, 4), value & 0xFFFFFFFF)
+
+    def word(self, addr: int) -> int:
+        """One stack slot / pointer of the guest ISA."""
+        return self._w.unpack_from(self._mm, self._off(addr, self.word_size))[0]
+
+    def set_word(self, addr: int, value: int) -> None:
+        self._w.pack_into(self._mm, self._off(addr, self.word_size),
+                          value & ((1 << 8 * self.word_size) - 1))
+
+    def word_or_none(self, addr: int) -> int | None:
+        """A stack word, or None where `addr` is off guest RAM (a wild stack pointer)."""
+        return self.word(addr) if self.contains(addr, self.word_size) else None
 
     def cstring(self, addr: int, limit: int = 4096) -> str:
         off = self._off(addr, 1)

@@ -4,10 +4,12 @@
 from __future__ import annotations
 
 from ftlab.arch.arm64 import encode as A
+from ftlab.arch.arm64.info import ARCH
 from ftlab.bpf.asm import Asm
+from ftlab.bpf.emitter import EmitterBase
 from ftlab.bpf.layout import ArgAbi
 
-ARG_REGS = ("x0", "x1", "x2", "x3", "x4", "x5", "x6", "x7")
+ARG_REGS = ARCH.arg_regs
 # AAPCS64 C.10/C.13/C.14, with clang's "unadjusted" alignment for structs (checked against
 # clang's own calls: an aligned(16) struct of two longs takes any pair and an 8-byte slot)
 ARG_ABI = ArgAbi(ARG_REGS, no_regs_after_stack=True, even_pairs=True, unadjusted_align=True)
@@ -15,13 +17,13 @@ SITE_LEN = 8  # mov x9, x30; bl
 IMM_MAX = 16  # movz + 3 movk: the longest constant load
 
 
-class Emitter:
+class Emitter(EmitterBase):
     def __init__(self, frames: str, func: int | None = None, sizing: bool = False) -> None:
         self.frames = frames
         self.func = func
         self.sizing = sizing  # arch_bpf_trampoline_size: every constant at its longest
         self.args_base = {"entry": 32, "legacy": 16, "plain": 16}[frames]  # entry sp - x29
-        self.x9_slot = 0  # set by the builder: where x9 (the parent) is kept
+        self.scratch_slot = 0  # set by the builder: where x9 (the parent) is kept
 
     def prologue(self, a: Asm, size: int) -> None:
         if self.frames == "entry":
@@ -31,7 +33,7 @@ class Emitter:
             a.emit(A.mov_reg("x30", "x9"))
         a.emit(A.stp("x29", "x30", "sp", -16, index="pre") + A.add_imm("x29", "sp", 0))
         a.emit(A.sub_imm("sp", "sp", size))
-        a.emit(A.str_imm("x9", "sp", self.x9_slot))
+        a.emit(A.str_imm("x9", "sp", self.scratch_slot))
 
     def imm(self, reg: str, value: int) -> bytes:
         code = A.mov_imm64(reg, value)
@@ -98,7 +100,7 @@ class Emitter:
                + self.imm("x16", thunk) + A.blr("x16"))
 
     def epilogue(self, a: Asm, size: int, skip_frame: bool) -> None:
-        a.emit(A.ldr_imm("x9", "sp", self.x9_slot))
+        a.emit(A.ldr_imm("x9", "sp", self.scratch_slot))
         a.emit(A.add_imm("sp", "sp", size))
         a.emit(A.ldp("x29", "x30", "sp", 16, index="post"))
         if self.frames == "plain":

@@ -98,3 +98,7 @@ SCHEMES = {
                                   call_ops=True, runtime_defines=("FTLAB_CALL_OPS",)),
 }
 DEFAULT = "callops"
+# the cost lab's comparison (ftlab.bench.ftrace_ops): CALL_OPS against list ops
+BENCH_CALL_OPS = "callops"
+BENCH_LIST = "nocallops"
+PER_OPS_TRAMPOLINES = False

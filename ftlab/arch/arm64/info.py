@@ -4,7 +4,7 @@ import capstone
 import unicorn
 from unicorn import arm64_const as A
 
-from ftlab.arch.base import ArchInfo, EntryLayout, FrameRecord
+from ftlab.arch.base import ArchInfo, EntryLayout, FrameRecord, InsnClasses
 
 REGS = {f"x{i}": getattr(A, f"UC_ARM64_REG_X{i}") for i in range(29)}
 REGS["fp"] = A.UC_ARM64_REG_X29
@@ -50,6 +50,10 @@ ARCH = ArchInfo(
     # Arm ARM (concurrent modification and execution): only between these is it defined
     cmodx_safe=("b", "bl", "brk", "hvc", "isb", "nop", "smc", "svc"),
     undefined_insn=(0x00000000).to_bytes(4, "little"),  # udf #0
+    insns=InsnClasses(call=r"bl #0x[0-9a-f]+", indirect_call=r"blr .*", ret=r"ret",
+                      trap=r"brk .*", illegal=r"udf .*"),
+    rank=1,
+    color="tab:orange",
     layouts={
         "callops": EntryLayout("callops", 4, 2, align=8,
                                description="4,2: an 8-byte ops literal before the function"),

@@ -4,10 +4,12 @@ entered by `jalr t0` from func+4, so t0 = func+8 and ra = the parent."""
 from __future__ import annotations
 
 from ftlab.arch.riscv64 import encode as R
+from ftlab.arch.riscv64.info import ARCH
 from ftlab.bpf.asm import Asm
+from ftlab.bpf.emitter import EmitterBase
 from ftlab.bpf.layout import ArgAbi
 
-ARG_REGS = ("a0", "a1", "a2", "a3", "a4", "a5", "a6", "a7")
+ARG_REGS = ARCH.arg_regs
 # LP64: a 2*XLEN argument with one register left is split with the stack; the psABI's aligned
 # (even) register pair is for variadic arguments only, and variadic functions are refused
 ARG_ABI = ArgAbi(ARG_REGS, split_pairs=True)
@@ -15,10 +17,11 @@ SITE_LEN = 8  # auipc t0; jalr t0
 IMM_MAX = 32  # lui/addiw/slli/addi: a 64-bit constant takes at most 8 instructions
 
 
-class Emitter:
+class Emitter(EmitterBase):
     def __init__(self, frames: str, func: int | None = None, sizing: bool = False) -> None:
         self.frames = frames
         self.func = func
+        self.scratch_slot = 0  # unused: nothing ISA-specific to keep
         self.sizing = sizing  # arch_bpf_trampoline_size: every constant at its longest
         self.args_base = 0 if frames == "plain" else 16  # the entry sp, relative to s0
 

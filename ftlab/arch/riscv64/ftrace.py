@@ -123,3 +123,7 @@ SCHEMES = {
                      direct_calls=True, runtime_defines=("FTLAB_MCOUNT_ADJ=8",)),
 }
 DEFAULT = "v6.16-callops"
+# the cost lab's comparison (ftlab.bench.ftrace_ops): CALL_OPS against list ops
+BENCH_CALL_OPS = "v6.16-callops"
+BENCH_LIST = "v6.16"
+PER_OPS_TRAMPOLINES = False

@@ -4,7 +4,7 @@ import capstone
 import unicorn
 from unicorn import riscv_const as R
 
-from ftlab.arch.base import ArchInfo, EntryLayout, FrameRecord
+from ftlab.arch.base import ArchInfo, EntryLayout, FrameRecord, InsnClasses
 
 _ABI = ("zero", "ra", "sp", "gp", "tp", "t0", "t1", "t2", "s0", "s1",
         "a0", "a1", "a2", "a3", "a4", "a5", "a6", "a7",
@@ -54,6 +54,11 @@ ARCH = ArchInfo(
     weak_memory=True,  # RVWMO
     shared_load=r"(c\.)?ld \w+, -?(0x)?[0-9a-f]*\((?!sp|s0)\w+\)",
     undefined_insn=(0x00000000).to_bytes(4, "little"),
+    insns=InsnClasses(call=r"c?\.?jal (ra, )?0x[0-9a-f]+|call .*", indirect_call=r"c?\.?jalr .*",
+                      ret=r"c?\.?ret|jalr zero, 0\(ra\)", trap=r"c?\.?ebreak",
+                      illegal=r"c?\.?unimp"),
+    rank=2,
+    color="tab:green",
     layouts={
         "callops-rvc": EntryLayout("callops-rvc", 8, 4, align=8, compressed=True, cflags=_RVC,
                                    description="8,4 compressed: ops literal in 4 c.nop before"),

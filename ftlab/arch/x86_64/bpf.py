@@ -4,21 +4,24 @@ entered by `call` from the 5-byte site, so [rsp] = func+5 and [rsp+8] = the pare
 from __future__ import annotations
 
 from ftlab.arch.x86_64 import encode as X
+from ftlab.arch.x86_64.info import ARCH
 from ftlab.bpf.asm import Asm
+from ftlab.bpf.emitter import EmitterBase
 from ftlab.bpf.layout import ArgAbi
 
-ARG_REGS = ("rdi", "rsi", "rdx", "rcx", "r8", "r9")
+ARG_REGS = ARCH.arg_regs
 ARG_ABI = ArgAbi(ARG_REGS)
 SITE_LEN = 5  # the traced function continues at func + 5
 PUSH_RSP_8 = bytes.fromhex("ff742408")  # push qword ptr [rsp + 8]
 PUSH_RSP_16 = bytes.fromhex("ff742410")  # push qword ptr [rsp + 16]
 
 
-class Emitter:
+class Emitter(EmitterBase):
     def __init__(self, frames: str, func: int | None = None, sizing: bool = False) -> None:
         # movabs is always 10 bytes: a sizing run (arch_bpf_trampoline_size) changes nothing
         self.frames = frames
         self.func = func
+        self.scratch_slot = 0  # unused: nothing ISA-specific to keep
         # where the traced function's stack arguments start, relative to rbp
         self.args_base = {"entry": 48, "legacy": 24, "plain": 16}[frames]
         self.ret_slot = {"entry": 32, "legacy": 8, "plain": 0}[frames]  # [rbp + this] = func+5

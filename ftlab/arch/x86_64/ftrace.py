@@ -16,6 +16,14 @@ COMPILED_NOP = bytes.fromhex("0f1f440008")  # clang's -fpatchable-function-entry
 
 
 class X86Ftrace(ArchFtrace):
+    # the site's bytes as compiled and the NOP ftrace keeps there (x86_32 has its own)
+    COMPILED_NOP = COMPILED_NOP
+    NOP5 = X.NOP5
+
+    @staticmethod
+    def call(pc: int, target: int) -> bytes:
+        return X.call_rel32(pc, target)
+
     def rec_ip(self, site: PatchSite) -> int:
         return site.start
 
@@ -25,23 +33,23 @@ class X86Ftrace(ArchFtrace):
 
     def emulate_breakpoint(self, hart, addr: int, new: bytes) -> None:
         """poke_int3_handler(): a CPU that met the int3 runs the instruction being written."""
-        mem = hart.machine.mem
+        arch, mem = hart.arch, hart.machine.mem
         if new[0] == X.CALL_OPCODE:
             target = addr + 5 + int.from_bytes(new[1:5], "little", signed=True)
-            sp = hart.reg("rsp") - 8
-            mem.set_u64(sp, addr + 5)
-            hart.set_reg("rsp", sp)
-            hart.set_reg("rip", target)
+            regs = {arch.sp: hart.reg(arch.sp)}
+            for name, v in arch.enter_with_return(regs, mem.set_word, addr + 5).items():
+                hart.set_reg(name, v)
+            hart.set_reg(arch.pc, target & ((1 << arch.bits) - 1))
         else:
-            hart.set_reg("rip", addr + len(new))
+            hart.set_reg(arch.pc, addr + len(new))
 
     def _insn(self, rec: DynFtrace, addr: int | None) -> bytes:
-        return X.NOP5 if addr is None else X.call_rel32(rec.ip, addr)
+        return self.NOP5 if addr is None else self.call(rec.ip, addr)
 
     def init_nop(self, ctx: PatchContext, rec: DynFtrace) -> Steps:
         # the kernel's ftrace_init_nop verifies the compiled site, then writes nop5
-        ctx.expect(rec.ip, COMPILED_NOP, "compiled site")
-        yield CodeWrite(rec.ip, X.NOP5, f"init {rec.func}")
+        ctx.expect(rec.ip, self.COMPILED_NOP, "compiled site")
+        yield CodeWrite(rec.ip, self.NOP5, f"init {rec.func}")
 
     def _modify(self, ctx: PatchContext, rec: DynFtrace, old: int | None,
                 new: int | None) -> Steps:
@@ -60,7 +68,7 @@ class X86Ftrace(ArchFtrace):
 
     def update_ftrace_func(self, ctx: PatchContext, func: int) -> Steps:
         site = ctx.sym("ftrace_call")
-        new = X.call_rel32(site, func)
+        new = self.call(site, func)
         cur = ctx.read(site, 5)
         if cur[0] != X.CALL_OPCODE:
             raise PatchError(errno.EINVAL, "ftrace_call", f"not a call: {cur.hex()}")
@@ -104,7 +112,7 @@ class X86NaiveFtrace(X86Ftrace):
 
     def update_ftrace_func(self, ctx: PatchContext, func: int) -> Steps:
         site = ctx.sym("ftrace_call")
-        yield CodeWrite(site, X.call_rel32(site, func), "ftrace_call")
+        yield CodeWrite(site, self.call(site, func), "ftrace_call")
         yield SyncCore()
 
     def replace_code(self, ctx: PatchContext,
@@ -119,3 +127,8 @@ SCHEMES = {
     "naive": X86NaiveFtrace("naive", "fentry", "the 5 bytes written in place (unsafe)"),
 }
 DEFAULT = "int3"
+# the cost lab's comparison (ftlab.bench.ftrace_ops): no CALL_OPS in the kernel; each dynamic
+# ops gets its own trampoline (arch_ftrace_update_trampoline)
+BENCH_CALL_OPS = None
+BENCH_LIST = "int3"
+PER_OPS_TRAMPOLINES = True

@@ -4,7 +4,7 @@ import capstone
 import unicorn
 from unicorn import x86_const as X
 
-from ftlab.arch.base import ArchInfo, EntryLayout, FrameRecord
+from ftlab.arch.base import ArchInfo, EntryLayout, FrameRecord, InsnClasses
 
 _GPR = ("rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp",
         "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15")
@@ -49,6 +49,10 @@ ARCH = ArchInfo(
     weak_memory=False,  # TSO: stores become visible in order
     shared_load=r"mov \w+, qword ptr \[rip.*\]",
     undefined_insn=bytes.fromhex("0f0b"),
+    insns=InsnClasses(call=r"call 0x[0-9a-f]+", indirect_call=r"call (?!0x).*", ret=r"ret",
+                      trap=r"int3", illegal=r"ud[012].*"),
+    rank=0,
+    color="tab:blue",
     layouts={
         "fentry": EntryLayout("fentry", 5, 0, description="one 5-byte NOP at entry"),
     },

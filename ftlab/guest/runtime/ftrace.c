@@ -43,19 +43,19 @@ void ftrace_ops_list_func(u64 ip, u64 parent_ip, struct ftrace_ops *op,
 
 /* The list of registered ops ends in ftrace_list_end (kernel/trace/ftrace.c). */
 struct ftrace_ops ftrace_list_end = { .func = ftrace_stub, .flags = FTRACE_OPS_FL_STUB };
-struct ftrace_ops *ftrace_ops_list = &ftrace_list_end;
+FT_PTR_VAR(struct ftrace_ops *) ftrace_ops_list = { &ftrace_list_end };
 /* What ftrace_caller passes as `op` without CALL_OPS */
-struct ftrace_ops *function_trace_op = &ftrace_list_end;
+FT_PTR_VAR(struct ftrace_ops *) function_trace_op = { &ftrace_list_end };
 /* CALL_OPS literals: no ops (a disabled site) and several ops (go through the list) */
 struct ftrace_ops ftrace_nop_ops = { .func = ftrace_stub, .flags = FTRACE_OPS_FL_STUB };
 struct ftrace_ops ftrace_list_ops = { .func = ftrace_ops_list_func,
 				      .flags = FTRACE_OPS_FL_STUB };
-/* riscv64 v6.16 without CALL_OPS: ftrace_caller calls through this variable */
-u64 ftrace_call_dest = (u64)ftrace_stub;
+/* schemes whose ftrace_caller calls through a variable (no CALL_OPS) read it here */
+FT_PTR_VAR(ftrace_func_t) ftrace_call_dest = { ftrace_stub };
 /* the kernel's `counter` trace clock: a global atomic increment */
 u64 trace_clock_counter;
 /* trace_printk()'s destination: the top-level instance */
-struct trace_array *ftlab_printk_tr;
+FT_PTR_VAR(struct trace_array *) ftlab_printk_tr;
 /* calls seen by the test direct trampoline (runtime/arch/<isa>.S) */
 u64 ftlab_direct_calls;
 /* graph-return bookkeeping errors (a return with an empty return stack) */
@@ -126,7 +126,7 @@ void ftrace_ops_list_func(u64 ip, u64 parent_ip, struct ftrace_ops *ignored,
 	if (bit < 0)
 		return;
 	preempt_disable_notrace();
-	for (op = __atomic_load_n(&ftrace_ops_list, __ATOMIC_ACQUIRE); op != &ftrace_list_end;
+	for (op = __atomic_load_n(&ftrace_ops_list.p, __ATOMIC_ACQUIRE); op != &ftrace_list_end;
 	     op = __atomic_load_n(&op->next, __ATOMIC_ACQUIRE)) {
 		if (op->flags & FTRACE_OPS_FL_STUB)
 			continue;
@@ -156,21 +156,6 @@ void ops_func_count(u64 ip, u64 parent_ip, struct ftrace_ops *op, struct ftrace_
 }
 
 /* ---- trace clock ---------------------------------------------------------------------- */
-static inline u64 arch_read_cycles(void)
-{
-	u64 v;
-#if defined(__x86_64__)
-	u32 lo, hi;
-	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
-	v = ((u64)hi << 32) | lo;
-#elif defined(__aarch64__)
-	__asm__ volatile("mrs %0, cntvct_el0" : "=r"(v));
-#else
-	__asm__ volatile("rdcycle %0" : "=r"(v));
-#endif
-	return v;
-}
-
 u64 ftlab_read_cycles(void)
 {
 	return arch_read_cycles();
@@ -215,7 +200,7 @@ static u8 trace_flags(struct ftlab_percpu *pc)
 static struct trace_entry *rb_reserve(struct trace_array *tr, u16 type, u64 payload, u16 depth)
 {
 	struct ftlab_percpu *pc = this_cpu();
-	struct ring_buffer *rb = tr->buffers[pc->cpu];
+	struct ring_buffer *rb = tr->buffers[pc->cpu].p;
 	u64 len = (sizeof(struct trace_entry) + payload + 7) & ~7ULL;
 	struct trace_entry *e;
 	u64 off;
@@ -251,7 +236,7 @@ static struct trace_entry *rb_reserve(struct trace_array *tr, u16 type, u64 payl
 
 static void rb_commit(struct trace_array *tr)
 {
-	struct ring_buffer *rb = tr->buffers[this_cpu()->cpu];
+	struct ring_buffer *rb = tr->buffers[this_cpu()->cpu].p;
 
 	if (--rb->nest == 0)
 		__atomic_store_n(&rb->commit, rb->head, __ATOMIC_RELEASE);
@@ -270,13 +255,10 @@ static int trace_pid_ok(struct trace_array *tr)
 }
 
 /* ---- stack traces -------------------------------------------------------------------- */
-#if defined(__riscv)
-#define FRAME_RET(fp) (((u64 *)(fp))[-1])
-#define FRAME_PREV(fp) (((u64 *)(fp))[-2])
-#else
-#define FRAME_RET(fp) (((u64 *)(fp))[1])
-#define FRAME_PREV(fp) (((u64 *)(fp))[0])
-#endif
+/* the frame record, where ArchInfo.frame says (the build passes its offsets) */
+#define FRAME_WORD(fp, off) ((u64) * (unsigned long *)(unsigned long)((fp) + (off)))
+#define FRAME_RET(fp) FRAME_WORD(fp, FTLAB_FRAME_RET)
+#define FRAME_PREV(fp) FRAME_WORD(fp, FTLAB_FRAME_PREV)
 
 /* A return address the graph tracer replaced: find the original (ftrace_graph_ret_addr) */
 static u64 graph_ret_addr(u64 ret, int *idx)
@@ -301,7 +283,7 @@ static void trace_stack(struct trace_array *tr, const u64 *first, int nfirst, u6
 
 	for (int i = 0; i < nfirst && n < FTLAB_STACK_MAX; i++)
 		ips[n++] = graph_ret_addr(first[i], &idx);
-	while (n < FTLAB_STACK_MAX && fp && !(fp & 7) && fp > lo && fp <= hi) {
+	while (n < FTLAB_STACK_MAX && fp && !(fp & (sizeof(unsigned long) - 1)) && fp > lo && fp <= hi) {
 		u64 ret = FRAME_RET(fp);
 
 		if (!ret)
@@ -351,7 +333,7 @@ void ftrace_graph_func(u64 ip, u64 parent_ip, struct ftrace_ops *op, struct ftra
 	struct trace_array *tr = op->private;
 	struct ftlab_task *t = current;
 	struct ftrace_ret_stack *rs;
-	u64 *slot = (u64 *)fregs->parent_slot;
+	unsigned long *slot = (unsigned long *)(unsigned long)fregs->parent_slot;
 	u64 depth;
 	int bit;
 
@@ -381,7 +363,7 @@ void ftrace_graph_func(u64 ip, u64 parent_ip, struct ftrace_ops *op, struct ftra
 		}
 		/* publish the entry before the return address points at return_to_handler */
 		__atomic_store_n(&t->tracer[TASK_TR_CURR_RET], depth + 1, __ATOMIC_RELEASE);
-		*slot = (u64)return_to_handler;
+		*slot = (unsigned long)return_to_handler;
 	}
 	preempt_enable_notrace();
 	trace_recursion_exit(bit);
@@ -420,7 +402,7 @@ u64 ftrace_return_to_handler(u64 fp)
 
 static void trace_vbprintk(u64 ip, const char *fmt, __builtin_va_list ap, u64 *frame)
 {
-	struct trace_array *tr = ftlab_printk_tr;
+	struct trace_array *tr = ftlab_printk_tr.p;
 	u64 words[BPRINT_MAX_WORDS];
 	u64 n = 0;
 	struct trace_entry *e;
@@ -466,8 +448,13 @@ static void trace_vbprintk(u64 ip, const char *fmt, __builtin_va_list ap, u64 *f
 					w |= (u64)(u8)str[i + j] << (8 * j);
 				words[n++] = w;
 			}
-		} else if (*p == 'p' || lng) {
+		} else if (lng >= 2) {
 			words[n++] = __builtin_va_arg(ap, u64);
+		} else if ((*p == 'd' || *p == 'i') && lng) {
+			/* long is register-sized (4 bytes on a 32-bit ISA): sign-extended to a word */
+			words[n++] = (u64)(s64)__builtin_va_arg(ap, long);
+		} else if (*p == 'p' || lng) {
+			words[n++] = __builtin_va_arg(ap, unsigned long);
 		} else {
 			words[n++] = (u64)(u32)__builtin_va_arg(ap, int);
 		}
@@ -514,7 +501,7 @@ int bpf_trace_printk(const char *fmt, ...)
 }
 
 /* Mass attach: (function address, ctx slots) pairs sorted by address, written by ftlab */
-u64 *ftlab_bpf_func_table;
+FT_PTR_VAR(u64 *) ftlab_bpf_func_table;
 u64 ftlab_bpf_func_count;
 
 u64 ftlab_bpf_func_nslots(u64 ip)
@@ -524,9 +511,9 @@ u64 ftlab_bpf_func_nslots(u64 ip)
 	while (lo < hi) {
 		u64 mid = lo + (hi - lo) / 2;
 
-		if (ftlab_bpf_func_table[2 * mid] == ip)
-			return ftlab_bpf_func_table[2 * mid + 1];
-		if (ftlab_bpf_func_table[2 * mid] < ip)
+		if (ftlab_bpf_func_table.p[2 * mid] == ip)
+			return ftlab_bpf_func_table.p[2 * mid + 1];
+		if (ftlab_bpf_func_table.p[2 * mid] < ip)
 			lo = mid + 1;
 		else
 			hi = mid;
@@ -560,7 +547,7 @@ __attribute__((noreturn)) void bpf_throw(u64 cookie)
 {
 	u64 fp = (u64)__builtin_frame_address(0);
 
-	while (fp && !(fp & 7)) {
+	while (fp && !(fp & (sizeof(unsigned long) - 1))) {
 		if (FRAME_RET(fp) == (u64)ftlab_bpf_boundary_ret)
 			ftlab_bpf_unwind_to(FRAME_PREV(fp), cookie);
 		fp = FRAME_PREV(fp);
@@ -578,7 +565,7 @@ long bpf_get_stack(void *ctx, u64 *buf, u32 size, u64 flags)
 	u64 fp = (u64)__builtin_frame_address(0);
 	u32 n = 0;
 
-	while (fp && !(fp & 7) && (n + 1) * 8 <= size) {
+	while (fp && !(fp & (sizeof(unsigned long) - 1)) && (n + 1) * 8 <= size) {
 		u64 ret = FRAME_RET(fp);
 
 		if (!ret)

@@ -28,16 +28,22 @@ _Static_assert(sizeof(struct ftlab_percpu) == 128, "ftlab_percpu size");
 struct ftlab_task ftlab_tasks[FTLAB_MAX_TASKS];
 struct ftlab_percpu ftlab_percpu[FTLAB_MAX_CPUS];
 
-typedef u64 (*ftlab_entry_fn)(u64, u64, u64, u64, u64, u64);
+/* The entry gets the task's args[] as register-sized words (6 on a 64-bit ISA, 12 on a
+ * 32-bit one): the machine lays the arguments out in them as the ISA's calling convention
+ * passes them (ArchInfo.entry_words), so one call serves every prototype */
+typedef unsigned long ulong;
+typedef u64 (*ftlab_entry_fn)(ulong, ulong, ulong, ulong, ulong, ulong, ulong, ulong, ulong,
+			      ulong, ulong, ulong);
+#define W(i) (i < sizeof(t->args) / sizeof(ulong) ? ((ulong *)t->args)[i] : 0)
 
-/* Every task starts here: invoke the entry `iterations` times, then leave. */
 __attribute__((noreturn)) void ftlab_task_main(void)
 {
 	struct ftlab_task *t = current;
-	ftlab_entry_fn fn = (ftlab_entry_fn)t->entry;
+	ftlab_entry_fn fn = (ftlab_entry_fn)(unsigned long)t->entry;
 
 	while (t->done_iters < t->iterations) {
-		t->result = fn(t->args[0], t->args[1], t->args[2], t->args[3], t->args[4], t->args[5]);
+		t->result = fn(W(0), W(1), W(2), W(3), W(4), W(5), W(6), W(7), W(8), W(9), W(10),
+			       W(11));
 		t->done_iters++;
 		cond_resched(); /* a voluntary switch point between invocations */
 	}
@@ -57,7 +63,7 @@ void cond_resched(void)
 }
 
 /* Interrupt entry: the machine saved the interrupted context and calls this on its stack. */
-__attribute__((noreturn)) void ftlab_irq_entry(void (*handler)(u64), u64 arg)
+__attribute__((noreturn)) void ftlab_irq_entry(void (*handler)(u64), unsigned long arg)
 {
 	struct ftlab_percpu *pc = this_cpu();
 
@@ -79,7 +85,7 @@ size_t strlen(const char *s)
 
 void ftlab_puts(const char *s)
 {
-	ftlab_mcall(FTLAB_MCALL_PUTS, (u64)s, strlen(s), 0);
+	ftlab_mcall(FTLAB_MCALL_PUTS, (unsigned long)s, strlen(s), 0);
 }
 
 void dump_stack(void)
@@ -89,7 +95,7 @@ void dump_stack(void)
 
 void ftlab_bug(const char *msg)
 {
-	ftlab_mcall(FTLAB_MCALL_BUG, (u64)msg, strlen(msg), 0);
+	ftlab_mcall(FTLAB_MCALL_BUG, (unsigned long)msg, strlen(msg), 0);
 	__builtin_unreachable();
 }
 

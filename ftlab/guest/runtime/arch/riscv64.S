@@ -9,6 +9,11 @@
 	.text
 	.option norelax
 	.option norvc
+/* Page-aligned, the gap before it zero-filled (c.unimp): the runtime's code starts at a
+ * fixed boundary whatever the size of the C before it, and a jalr that mixes one target's
+ * auipc with another's low bits (the explorer's v6.8 retarget race) lands on an illegal
+ * instruction rather than in whatever code happens to precede ftrace_caller. */
+	.p2align 12, 0
 /* ftlab_mcall: an emulator exit; the instruction here never runs. */
 	.globl ftlab_mcall
 	.type ftlab_mcall, @function

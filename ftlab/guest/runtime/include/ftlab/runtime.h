@@ -11,12 +11,20 @@
 typedef unsigned char u8;
 typedef unsigned short u16;
 typedef unsigned int u32;
-typedef unsigned long long u64;
+/* 8-byte aligned on every ISA (i386 aligns long long to 4 in structs): shared layouts stay
+ * the same, and 64-bit atomics on them are inline instructions (cmpxchg8b), not libcalls */
+typedef unsigned long long u64 __attribute__((aligned(8)));
 typedef signed char s8;
 typedef short s16;
 typedef int s32;
-typedef long long s64;
+typedef long long s64 __attribute__((aligned(8)));
 typedef unsigned long size_t;
+
+/* A pointer the control plane reads and writes as 8 bytes on every ISA: a 32-bit ISA keeps
+ * it in the low half of an 8-byte slot (little-endian), so shared layouts do not depend on
+ * the pointer size. FT_PTR names a struct field, FT_PTR_VAR is the type of a global (`.p`). */
+#define FT_PTR(type, name) union { type name; u64 name##_slot; }
+#define FT_PTR_VAR(type) union { type p; u64 slot; }
 
 /* The kernel's notrace: no patchable entry for this function. */
 #define notrace __attribute__((patchable_function_entry(0, 0)))
@@ -36,9 +44,9 @@ struct ftlab_task {
 };
 
 struct ftlab_percpu {
-	u64 self; /* x86_64 reads it through %gs:0 */
+	u64 self; /* an ISA addressing per-CPU data through a segment reads it at offset 0 */
 	u64 cpu;
-	struct ftlab_task *cur_task;
+	FT_PTR(struct ftlab_task *, cur_task);
 	u64 irq_depth;
 	u64 need_resched;
 	u64 online;
@@ -60,21 +68,15 @@ extern struct ftlab_task ftlab_tasks[FTLAB_MAX_TASKS];
 extern struct ftlab_percpu ftlab_percpu[FTLAB_MAX_CPUS];
 
 /* A call into the machine: the emulator stops at this function's address. */
-u64 ftlab_mcall(u64 nr, u64 a0, u64 a1, u64 a2);
+unsigned long ftlab_mcall(unsigned long nr, unsigned long a0, unsigned long a1,
+			   unsigned long a2);
+
+/* arch_this_cpu(), arch_read_cycles(): the per-ISA header the build names */
+#include FTLAB_ARCH_HEADER
 
 static inline __attribute__((always_inline)) struct ftlab_percpu *this_cpu(void)
 {
-	struct ftlab_percpu *p;
-#if defined(__x86_64__)
-	__asm__ volatile("mov %%gs:0, %0" : "=r"(p));
-#elif defined(__aarch64__)
-	__asm__ volatile("mrs %0, tpidr_el1" : "=r"(p));
-#elif defined(__riscv)
-	__asm__ volatile("mv %0, tp" : "=r"(p));
-#else
-#error "unsupported architecture"
-#endif
-	return p;
+	return arch_this_cpu();
 }
 
 static inline __attribute__((always_inline)) int smp_processor_id(void)

@@ -6,8 +6,8 @@
 #include <ftlab/runtime.h>
 
 /* ftrace_regs as every ftrace_caller in runtime/arch/ fills it */
-#define FREGS_ARGS 0 /* u64[8]: argument registers (x86_64 uses 6) */
-#define FREGS_RET 64 /* x86_64: rax (varargs count) */
+#define FREGS_ARGS 0 /* u64[8]: argument registers (ISAs with fewer use the first) */
+#define FREGS_RET 64 /* the return-value register where it is not an argument register */
 #define FREGS_FP 72 /* the frame pointer at function entry: the caller's frame */
 #define FREGS_SP 80 /* the stack pointer at function entry */
 #define FREGS_IP 88 /* where the traced function resumes */
@@ -57,12 +57,12 @@ struct ftrace_hash {
 };
 
 struct ftrace_ops {
-	ftrace_func_t func;
-	struct ftrace_ops *next;
+	FT_PTR(ftrace_func_t, func);
+	FT_PTR(struct ftrace_ops *, next);
 	u64 flags;
-	void *private;
-	struct ftrace_hash *filter_hash;
-	struct ftrace_hash *notrace_hash;
+	FT_PTR(void *, private);
+	FT_PTR(struct ftrace_hash *, filter_hash);
+	FT_PTR(struct ftrace_hash *, notrace_hash);
 	u64 pad0[2];
 	u64 direct_call;
 	u64 trampoline;
@@ -79,7 +79,7 @@ struct ftrace_ops {
 #define TRACE_CLOCK_LOCAL 1
 
 struct ring_buffer {
-	u8 *data;
+	FT_PTR(u8 *, data);
 	u64 size; /* bytes */
 	u64 head; /* monotonic write position */
 	u64 tail; /* monotonic position of the oldest event kept */
@@ -98,7 +98,7 @@ struct trace_array {
 	u64 max_graph_depth; /* 0: no limit */
 	u64 pid_filter; /* 0: every task */
 	u64 pad[3];
-	struct ring_buffer *buffers[FTLAB_MAX_CPUS];
+	FT_PTR_VAR(struct ring_buffer *) buffers[FTLAB_MAX_CPUS];
 };
 
 /* Per-task function_graph return stack (kernel: current->ret_stack) */
@@ -107,7 +107,7 @@ struct ftrace_ret_stack {
 	u64 ret; /* the original return address */
 	u64 func;
 	u64 calltime;
-	struct trace_array *tr;
+	FT_PTR(struct trace_array *, tr);
 };
 #define FTLAB_RET_STACK_DEPTH 64
 
