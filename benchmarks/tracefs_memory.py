@@ -17,6 +17,7 @@ import os
 import sys
 from pathlib import Path
 
+from ftlab.arch import ARCH_NAMES
 from ftlab.tracefs.lab import Driver, Lab
 from ftlab.tracefs.model import Tracefs
 
@@ -83,7 +84,7 @@ def run(arch: str, ops: int, warmup: int, limit: float, harts: int = 2,
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--arch", default="x86_64")
+    p.add_argument("--arch", default=ARCH_NAMES[0])
     p.add_argument("--ops", type=int, default=10_000)
     p.add_argument("--warmup", type=int, default=100)
     p.add_argument("--limit", type=float, default=0.20, help="allowed growth (0.20: 20%%)")

@@ -36,7 +36,7 @@ def cmd_litmus(ns: argparse.Namespace) -> int:
 
 
 def register(sub, add_guest_args, add_trace_args) -> dict[str, Callable[[argparse.Namespace], int]]:
-    p = sub.add_parser("litmus", help="run herd litmus tests (AArch64, RISCV, X86) under the "
-                       "architecture's memory model", description=__doc__.splitlines()[0])
+    p = sub.add_parser("litmus", help="run herd7-format litmus tests under the architecture's "
+                       "own memory model", description=__doc__.splitlines()[0])
     p.add_argument("files", nargs="+", metavar="FILE.litmus", help="herd7 litmus tests")
     return {"litmus": cmd_litmus}

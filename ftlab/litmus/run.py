@@ -47,19 +47,24 @@ HANDLER = "ftlab_fault_handler"
 MAIN_END = "ftlab_thread_end"
 
 
-def frontend_for(herd_arch: str, path: Path):
-    names = []
+def dialects() -> list:
+    """Every herd dialect an ISA's litmus front-end reads (ftlab/arch/<isa>/litmus.py)."""
+    found = []
     for isa in ARCH_NAMES:
         try:
             fe = importlib.import_module(f"ftlab.arch.{isa}.litmus")
         except ModuleNotFoundError:
             continue
-        for dialect in (fe, *getattr(fe, "DIALECTS", ())):
-            names.append(dialect.HERD_ARCH)
-            if dialect.HERD_ARCH.lower() == herd_arch.lower():
-                return dialect
+        found += [fe, *getattr(fe, "DIALECTS", ())]
+    return found
+
+
+def frontend_for(herd_arch: str, path: Path):
+    for dialect in dialects():
+        if dialect.HERD_ARCH.lower() == herd_arch.lower():
+            return dialect
     raise LitmusError(f"{path}:1: unsupported architecture '{herd_arch}' "
-                      f"(supported: {', '.join(names)})")
+                      f"(supported: {', '.join(d.HERD_ARCH for d in dialects())})")
 
 
 @dataclass
