@@ -124,5 +124,23 @@ def test_hotplug_hart_comes_online_during_the_update():
     assert run.violation is None
     assert any(a.actor == "ON" for a in run.actions)
     assert any(a.actor == "H2" for a in run.actions)
-    early = execute(world, ["ON"] + ["H2"] * 6)  # online before the patcher starts
+    boot = ["ON"] * len(world.rules.boot)  # riscv: the five steps of smp_callin()
+    assert len(boot) == 5
+    early = execute(world, boot + ["H2"] * 6)  # online before the patcher starts
     assert early.violation is None
+
+
+def test_seed004_incoming_hart_misses_the_ipi_unless_smp_mb():
+    """Seed 004 under RVWMO: with smp_wmb() the sender's read of cpu_online_mask may miss a
+    hart whose later loads still return the old ftrace_call_dest (the store-buffering shape);
+    smp_mb() closes it, unless set_cpu_online() were an unordered AMO."""
+    sc = get_scenario("riscv64-v6.16-seed004-1to0")
+    out = explore_exhaustive(World(sc), 1, invariant=sc.invariant)
+    assert out.verdict == "violation" and out.execution.violation.invariant == "stale load"
+    assert "IPI to hart(s) none" in "\n".join(
+        a.text for a in execute(World(sc), out.execution.schedule, record=True).actions)
+    out = explore_exhaustive(World(sc, variants=("smp_mb",)), 1, invariant=sc.invariant)
+    assert out.verdict == "safe"
+    out = explore_exhaustive(World(sc, variants=("smp_mb", "relaxed-online")), 1,
+                             invariant=sc.invariant)
+    assert out.verdict == "violation"
