@@ -114,3 +114,61 @@ class WeakMemory:
         see every message up to it."""
         v = self.view(actor)
         v.floor = max(v.floor, ts)
+
+
+# --- the layer on its own: threads of plain accesses, every interleaving (for validation) ----
+Access = tuple  # ("W", loc, value) | ("R", loc, register) | ("F", kind)
+
+
+def reachable(threads: list[list[Access]], rules: WeakRules, fifo: bool,
+              init: dict[int, int]) -> set[frozenset[tuple[str, int]]]:
+    """Final register states of `threads` run as the explorer runs its patcher: stores to a
+    buffer drained in order (fifo) or any order within a barrier epoch, smp_mb waiting for
+    the buffer, reads forwarded from it or chosen among the messages `rules` allow."""
+    import copy
+
+    start = {loc: value.to_bytes(8, "little") for loc, value in init.items()}
+    out: set[frozenset[tuple[str, int]]] = set()
+    # state: memory, per thread (pc, buffer [(epoch, loc, value)], epoch), registers
+    stack = [(WeakMemory(rules, start), tuple((0, (), 0) for _ in threads), ())]
+    while stack:
+        mem, ths, regs = stack.pop()
+        moved = False
+        for t, (pc, buf, epoch) in enumerate(ths):
+            me = f"T{t}"
+            first = buf[0][0] if buf else None
+            for k, (e, loc, value) in enumerate(buf):  # drains
+                if (fifo and k) or e != first:
+                    break
+                m2 = copy.deepcopy(mem)
+                m2.write(me, loc, value.to_bytes(8, "little"))
+                nb = buf[:k] + buf[k + 1:]
+                stack.append((m2, ths[:t] + ((pc, nb, epoch),) + ths[t + 1:], regs))
+                moved = True
+            if pc >= len(threads[t]):
+                continue
+            acc = threads[t][pc]
+            after = ths[:t] + ((pc + 1, buf, epoch),) + ths[t + 1:]
+            if acc[0] == "W":
+                stack.append((mem, ths[:t] + ((pc + 1, buf + ((epoch, acc[1], acc[2]),),
+                                                epoch),) + ths[t + 1:], regs))
+            elif acc[0] == "F":
+                if acc[1] == "smp_mb" and buf:
+                    continue
+                m2 = copy.deepcopy(mem)
+                m2.fence(me, acc[1])
+                stack.append((m2, ths[:t] + ((pc + 1, buf, epoch + 1),) + ths[t + 1:], regs))
+            else:
+                own = [v for _, loc, v in buf if loc == acc[1]]
+                if own:
+                    stack.append((mem, after, regs + ((f"{t}:{acc[2]}", own[-1]),)))
+                else:
+                    for ts, data in mem.readable(me, acc[1]):
+                        m2 = copy.deepcopy(mem)
+                        m2.read(me, acc[1], ts)
+                        stack.append((m2, after, regs + ((f"{t}:{acc[2]}",
+                                                           int.from_bytes(data, "little")),)))
+            moved = True
+        if not moved:
+            out.add(frozenset(regs))
+    return out
