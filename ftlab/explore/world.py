@@ -388,8 +388,8 @@ class World:
             self._stale = Violation(
                 "stale load", f"hart {hart.id} loaded the old "
                 f"{self.image.symbolize(int.from_bytes(data, 'little'))} from "
-                f"{self.image.symbolize(loc)} after update_ftrace_func() had replaced it "
-                "and returned")
+                f"{self.image.symbolize(loc)} ({loc:#x}) after update_ftrace_func() had "
+                "replaced it and returned")
 
     def _on_hot(self, uc, addr, size, hart: Hart) -> None:
         if self.free[hart.id]:
@@ -620,12 +620,13 @@ class World:
         elif isinstance(step, WaitRcuTasks | WaitRefZero):
             text = f"waited: {step.what}"
         elif isinstance(step, FuncRetired):
-            slot = next((s.addr for s in reversed(self.steps[:st.step])
-                         if isinstance(s, DataWrite) and s.data == step.new.to_bytes(8, "little")),
-                        None)
-            if slot is not None and self._mem.tracked(slot) is not None:
-                st.retired[slot & ~7] = (st.step, step.old.to_bytes(8, "little"))
-                self._check_views(slot & ~7, step)
+            write = next((s for s in reversed(self.steps[:st.step])
+                          if isinstance(s, DataWrite) and s.data == step.new.to_bytes(8, "little")),
+                         None)
+            if write is not None and self._mem.tracked(write.addr) is not None:
+                slot = write.addr & ~7
+                st.retired[slot] = (st.step, step.old.to_bytes(8, "little"))
+                self._check_views(slot, write.what or hex(slot), step)
             text = (f"update_ftrace_func returned: {self.image.symbolize(step.old)} -> "
                     f"{self.image.symbolize(step.new)}")
         elif isinstance(step, FreeText):
@@ -648,7 +649,7 @@ class World:
             text += " [update complete]"
         return Action("P", None, None, text)
 
-    def _check_views(self, slot: int, step: FuncRetired) -> None:
+    def _check_views(self, slot: int, name: str, step: FuncRetired) -> None:
         """update_ftrace_func() returned: no online hart may load the old function any more.
         Under the memory model a hart whose view predates the new value can (its next load
         of the slot may return the old message): that is the violation, found here at once."""
@@ -660,8 +661,8 @@ class World:
                 continue  # not online yet: its own bring-up must order it (checked on load)
             if any(data == old for _, data in self._mem.readable(f"H{h.id}", slot)):
                 v = Violation("stale load", f"hart {h.id} may still load the old "
-                              f"{self.image.symbolize(step.old)} from "
-                              f"{self.image.symbolize(slot)} after update_ftrace_func() "
+                              f"{self.image.symbolize(step.old)} from {name} after "
+                              "update_ftrace_func() "
                               f"replaced it by {self.image.symbolize(step.new)} and returned: "
                               "no IPI or barrier ordered its view after the new value")
                 v.action = Action("P", None, None, "update_ftrace_func returned -> stale load")
