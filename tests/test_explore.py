@@ -124,8 +124,9 @@ def test_hotplug_hart_comes_online_during_the_update():
     assert run.violation is None
     assert any(a.actor == "ON" for a in run.actions)
     assert any(a.actor == "H2" for a in run.actions)
-    boot = ["ON"] * len(world.rules.boot)  # riscv: the five steps of smp_callin()
-    assert len(boot) == 5
+    # riscv: smp_callin()'s five calls, three scheduling points (the rest have no effect)
+    assert len(world.rules.boot) == 5
+    boot = ["ON"] * 3
     early = execute(world, boot + ["H2"] * 6)  # online before the patcher starts
     assert early.violation is None
 

@@ -95,6 +95,9 @@ VARIANTS = {
 }
 
 
+BOOT_EFFECTS = ("set_cpu_online", "local_flush_icache_all", "local_irq_enable")
+
+
 @dataclass(frozen=True)
 class OnlineRead:
     """smp_call_function(): the sender reads cpu_online_mask with plain loads (kernel/smp.c,
@@ -219,6 +222,7 @@ class World:
         self._unpick: list[tuple[int, bytes]] = []
         self._cs = capstone.Cs(self.arch.cs_arch, self.arch.cs_mode)
         self._cs.detail = True
+        self._decoded: dict[int, capstone.CsInsn | None] = {}
         self.rec_by_ip = {r.ip: r for r in self.ftrace.records}
         self._cond_resched = self.image.addr("cond_resched")
         self._clock = self.image.addr("trace_clock_counter")
@@ -464,7 +468,10 @@ class World:
         pc = hart.pc
         if pc not in self.hot_loads or not self.rules.stale_loads:
             return 1
-        insn = next(self._cs.disasm(self.machine.mem.read(pc, 16), pc, 1), None)
+        insn = self._decoded.get(pc)  # the hot functions are never patched: decode once
+        if insn is None:
+            insn = self._decoded[pc] = next(self._cs.disasm(self.machine.mem.read(pc, 16),
+                                                            pc, 1), None)
         addr = self._load_address(insn, hart.reg) if insn is not None else None
         loc = self._mem.tracked(addr) if addr is not None else None
         return 1 if loc is None else len(self._mem.readable(f"H{hart.id}", loc))
@@ -555,10 +562,17 @@ class World:
         hp = self.hotplug
         assert hp is not None
         st = self.state
+        done = []
+        # a call with no effect here (riscv_ipi_enable: nothing can IPI the hart before it is
+        # online; complete(&cpu_running)) commutes with every other step: it shares the next
+        # call's scheduling point instead of adding its own
+        while self.rules.boot[st.boot] not in BOOT_EFFECTS:
+            done.append(self.rules.boot[st.boot])
+            st.boot += 1
         what = self.rules.boot[st.boot]
         st.boot += 1
         me = f"H{hp.id}"
-        text = what
+        text = "; ".join(done + [what])
         if what == "set_cpu_online":
             m = self.machine
             m.mem.set_u64(hp.percpu + abi.PERCPU_ONLINE, 1)
