@@ -101,7 +101,8 @@ def test_custom_guest(tmp_path, capsys):
 
 @pytest.mark.parametrize("argv", [["explore"], ["explore", "nosuch"],
                                   ["explore", "--guest", "x.c"],
-                                  ["explore", "arm64-callops-enable", "--strategy", "dfs"]])
+                                  ["explore", "arm64-callops-enable", "--strategy", "dfs"],
+                                  ["explore", "riscv64-v6.16-seed004-0to1", "--variant", "mb"]])
 def test_usage_errors(argv, capsys):
     assert main(argv) == 2
 
