@@ -146,3 +146,16 @@ def test_seed004_incoming_hart_misses_the_ipi_unless_smp_mb():
     out = explore_exhaustive(World(sc, variants=("smp_mb", "relaxed-online")), 1,
                              invariant=sc.invariant)
     assert out.verdict == "violation"
+
+
+def test_seed004_counterexample_replays(tmp_path, capsys):
+    out_file = tmp_path / "cx.json"
+    code = main(["explore", "riscv64-v6.16-seed004-1to0", "--preemptions", "1", "--variant",
+                 "relaxed-online", "--variant", "smp_mb", "-o", str(out_file)])
+    assert code == 1
+    doc = json.loads(out_file.read_text())
+    assert doc["model"].startswith("RVWMO") and doc["variants"] == ["relaxed-online", "smp_mb"]
+    assert ["ON", 1] in doc["schedule"] or any(a == "ON" for a, _ in doc["schedule"])
+    capsys.readouterr()
+    assert main(["replay", str(out_file)]) == 1
+    assert "reproduced: stale load" in capsys.readouterr()[0]

@@ -122,7 +122,7 @@ def load_report(path: str) -> dict:
     return doc
 
 
-ACTOR = re.compile(r"P|W\d{0,3}|H\d{1,2}(:old|:udf)?")
+ACTOR = re.compile(r"P(:r\d{1,3})?|ON|W\d{0,3}|H\d{1,2}(:old|:udf|:r\d{1,3})?")
 
 
 def _need(doc: dict, key: str, kind: type | tuple, what: str, where: str = "") -> object:
@@ -183,8 +183,8 @@ def check_report(doc: object) -> None:
                              f"{json.dumps(item)[:40]}")
         actor, count = item
         if not isinstance(actor, str) or not ACTOR.fullmatch(actor):
-            raise FtlabError(f"schedule entry {i}: '{actor}' is not an actor (P, W, Wk, Hn, "
-                             "Hn:old, Hn:udf)")
+            raise FtlabError(f"schedule entry {i}: '{actor}' is not an actor (P, P:rK, ON, W, "
+                             "Wk, Hn, Hn:old, Hn:udf, Hn:rK)")
         if not isinstance(count, int) or isinstance(count, bool) or count < 1:
             raise FtlabError(f"schedule entry {i}: the count must be a positive integer, got "
                              f"{json.dumps(count)[:40]}")
