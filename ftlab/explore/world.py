@@ -4,13 +4,17 @@ update path of a scheme runs step by step.
 What is modelled, and why it is enough:
 - The patcher's steps are captured from the real update path (ftlab.ftrace.core) once, then
   applied one at a time. Code writes are split into the ISA's atomic write unit.
-- Each hart keeps a stale view of code it has not re-fetched since a write (an overlay of old
-  bytes) until a sync (IPI, flush_icache_all, the end of stop_machine). Executing an
+- Each hart keeps a stale view of code written since its last context synchronization (an
+  overlay of old bytes) until an IPI whose handler synchronizes (fence.i, sync_core, an Arm
+  exception return; not riscv's ftrace_sync_ipi) or the end of stop_machine. Executing an
   instruction under an overlay is a choice: the stale bytes, the new ones, or (arm64, outside
-  the CMODX-safe set) an undefined instruction.
-- The patcher's data stores (and CALL_OPS literals, read by loads) sit in a store buffer until
-  drained: in order on TSO (x86), in any order within a barrier epoch on weak memory. A sync
-  drains it, as the IPI's implied barrier does.
+  the CMODX-safe set) an undefined instruction; on arm64 a fetch of the new bytes does not end
+  the stale view (ESOP 2020).
+- Shared data is weak memory (ftlab/explore/weak.py, per-ISA rules in ftlab/arch/<isa>/weak.py):
+  the patcher's data stores (and CALL_OPS literals, read by loads) sit in a store buffer until
+  drained (in order on TSO, in any order within a barrier epoch on arm64/riscv); a hart's load
+  of shared data may return any write its views allow. smp_call_function() reads the online
+  mask and IPIs only the harts it saw online; the IPI drains the buffer (llist_add).
 - Harts are preempted only at visible operations: before each instruction of a patch site,
   before each load of shared data in ftrace_caller and the list function, and at instructions
   a step rewrites. Elsewhere a hart neither fetches patched code nor reads published data, so
