@@ -105,6 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--budget", type=float, default=None, help="seconds before giving up")
     ex.add_argument("--hotplug", action="store_true",
                     help="one more hart may come online during the update")
+    ex.add_argument("--variant", action="append", default=[],
+                    help="a listed kernel change to try (smp_mb, online-fence, relaxed-online;"
+                         " see docs/explorer-verdicts.md)")
     ex.add_argument("--format", default="text", help="text or json")
     ex.add_argument("-o", "--output", help="also write the report here (.json: JSON)")
     ex.add_argument("--guest", help="your own guest C file")
@@ -190,6 +193,12 @@ def cmd_explore(ns: argparse.Namespace) -> int:
     else:
         raise UsageError("name a scenario (see ftlab explore --list) or give --guest")
     spec["hotplug"] = ns.hotplug
+    from ftlab.explore.world import VARIANTS
+
+    for v in ns.variant:
+        if v not in VARIANTS:
+            raise UsageError(f"unknown --variant '{v}'; valid: {', '.join(VARIANTS)}")
+    spec["variants"] = list(ns.variant)
     return run_explore(spec, ns.harts, ns.preemptions, ns.strategy, ns.seed, ns.jobs,
                        ns.budget, ns.format, ns.output, ns.schedules)
 

@@ -101,7 +101,8 @@ def test_custom_guest(tmp_path, capsys):
 
 @pytest.mark.parametrize("argv", [["explore"], ["explore", "nosuch"],
                                   ["explore", "--guest", "x.c"],
-                                  ["explore", "arm64-callops-enable", "--strategy", "dfs"]])
+                                  ["explore", "arm64-callops-enable", "--strategy", "dfs"],
+                                  ["explore", "riscv64-v6.16-seed004-0to1", "--variant", "mb"]])
 def test_usage_errors(argv, capsys):
     assert main(argv) == 2
 
@@ -124,5 +125,37 @@ def test_hotplug_hart_comes_online_during_the_update():
     assert run.violation is None
     assert any(a.actor == "ON" for a in run.actions)
     assert any(a.actor == "H2" for a in run.actions)
-    early = execute(world, ["ON"] + ["H2"] * 6)  # online before the patcher starts
+    # riscv: smp_callin()'s five calls, three scheduling points (the rest have no effect)
+    assert len(world.rules.boot) == 5
+    boot = ["ON"] * 3
+    early = execute(world, boot + ["H2"] * 6)  # online before the patcher starts
     assert early.violation is None
+
+
+def test_seed004_incoming_hart_misses_the_ipi_unless_smp_mb():
+    """Seed 004 under RVWMO: with smp_wmb() the sender's read of cpu_online_mask may miss a
+    hart whose later loads still return the old ftrace_call_dest (the store-buffering shape);
+    smp_mb() closes it, unless set_cpu_online() were an unordered AMO."""
+    sc = get_scenario("riscv64-v6.16-seed004-1to0")
+    out = explore_exhaustive(World(sc), 1, invariant=sc.invariant)
+    assert out.verdict == "violation" and out.execution.violation.invariant == "stale load"
+    assert "IPI to hart(s) none" in "\n".join(
+        a.text for a in execute(World(sc), out.execution.schedule, record=True).actions)
+    out = explore_exhaustive(World(sc, variants=("smp_mb",)), 1, invariant=sc.invariant)
+    assert out.verdict == "safe"
+    out = explore_exhaustive(World(sc, variants=("smp_mb", "relaxed-online")), 1,
+                             invariant=sc.invariant)
+    assert out.verdict == "violation"
+
+
+def test_seed004_counterexample_replays(tmp_path, capsys):
+    out_file = tmp_path / "cx.json"
+    code = main(["explore", "riscv64-v6.16-seed004-1to0", "--preemptions", "1", "--variant",
+                 "relaxed-online", "--variant", "smp_mb", "-o", str(out_file)])
+    assert code == 1
+    doc = json.loads(out_file.read_text())
+    assert doc["model"].startswith("RVWMO") and doc["variants"] == ["relaxed-online", "smp_mb"]
+    assert ["ON", 1] in doc["schedule"] or any(a == "ON" for a, _ in doc["schedule"])
+    capsys.readouterr()
+    assert main(["replay", str(out_file)]) == 1
+    assert "reproduced: stale load" in capsys.readouterr()[0]

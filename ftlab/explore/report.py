@@ -11,7 +11,7 @@ from pathlib import Path
 from ftlab.errors import FtlabError
 from ftlab.explore.scenarios import SCENARIOS, custom_scenario
 from ftlab.explore.search import Execution, Outcome, execute
-from ftlab.explore.world import MAX_ACTIONS, Scenario, World
+from ftlab.explore.world import MAX_ACTIONS, VARIANTS, Scenario, World
 
 COL = 46
 MAX_REPORT_BYTES = 64 << 20  # a report holds one schedule and one guest source
@@ -32,7 +32,7 @@ def expand(runs: list[list]) -> list[str]:
 
 
 def timeline(world: World, run: Execution) -> str:
-    harts = world.nharts
+    harts = len(world.machine.harts)  # the incoming hart too (--hotplug)
     head = f"{'#':>4}  {'patcher':<{COL}}" + "".join(f"| {'hart ' + str(i):<{COL}}"
                                                    for i in range(harts))
     lines = [head, "-" * len(head)]
@@ -47,7 +47,7 @@ def timeline(world: World, run: Execution) -> str:
                        and d.chosen != d.current) or ":" in d.chosen else " "
         lines.append(f"{i:>3}{mark}  " + f"{cols[0][:COL]:<{COL}}" + "".join(
             f"| {c[:COL]:<{COL}}" for c in cols[1:]))
-    lines.append("(* marks a preemption or a non-default fetch/drain choice)")
+    lines.append("(* marks a preemption or a non-default fetch/drain/read choice)")
     return "\n".join(lines)
 
 
@@ -63,7 +63,8 @@ def report_dict(sc: Scenario, world: World, out: Outcome, strategy: str) -> dict
          else "incomplete", "strategy": strategy,
          "preemptions": out.preemptions, "schedules": out.stats.schedules,
          "distinct_states": len(out.stats.states), "seconds": round(out.stats.seconds, 3),
-         "hotplug": world.hotplug is not None}
+         "hotplug": world.hotplug is not None, "model": world.rules.model,
+         "variants": list(world.variants)}
     if out.interrupted is not None:
         d["interrupted"] = signal.Signals(out.interrupted).name
     if sc.custom is not None:
@@ -97,7 +98,8 @@ def scenario_from_report(doc: dict) -> Scenario:
 def replay(doc: dict) -> tuple[World, Execution]:
     check_report(doc)
     sc = scenario_from_report(doc)
-    world = World(sc, harts=doc["harts"], hotplug=doc.get("hotplug", False))
+    world = World(sc, harts=doc["harts"], hotplug=doc.get("hotplug", False),
+                  variants=tuple(doc.get("variants", ())))
     run = execute(world, expand(doc["schedule"]), record=True)
     return world, run
 
@@ -120,7 +122,7 @@ def load_report(path: str) -> dict:
     return doc
 
 
-ACTOR = re.compile(r"P|W\d{0,3}|H\d{1,2}(:old|:udf)?")
+ACTOR = re.compile(r"P(:r\d{1,3})?|ON|W\d{0,3}|H\d{1,2}(:old|:udf|:r\d{1,3})?")
 
 
 def _need(doc: dict, key: str, kind: type | tuple, what: str, where: str = "") -> object:
@@ -150,8 +152,11 @@ def check_report(doc: object) -> None:
     hotplug = doc.get("hotplug", False)
     if not isinstance(hotplug, bool):
         raise FtlabError("'hotplug' must be true or false")
-    if not 1 <= harts <= abi.MAX_CPUS - (1 if hotplug else 0):
+    if not (0 if hotplug else 1) <= harts <= abi.MAX_CPUS - (1 if hotplug else 0):
         raise FtlabError(f"'harts' is {harts}: 1 to {abi.MAX_CPUS - hotplug} harts")
+    variants = doc.get("variants", [])
+    if not isinstance(variants, list) or any(v not in VARIANTS for v in variants):
+        raise FtlabError(f"'variants' must be a list of: {', '.join(VARIANTS)}")
     if name not in SCENARIOS:
         custom = _need(doc, "custom", dict, f"the custom scenario (no built-in '{name}')")
         for key in ("entry", "operation"):
@@ -178,8 +183,8 @@ def check_report(doc: object) -> None:
                              f"{json.dumps(item)[:40]}")
         actor, count = item
         if not isinstance(actor, str) or not ACTOR.fullmatch(actor):
-            raise FtlabError(f"schedule entry {i}: '{actor}' is not an actor (P, W, Wk, Hn, "
-                             "Hn:old, Hn:udf)")
+            raise FtlabError(f"schedule entry {i}: '{actor}' is not an actor (P, P:rK, ON, W, "
+                             "Wk, Hn, Hn:old, Hn:udf, Hn:rK)")
         if not isinstance(count, int) or isinstance(count, bool) or count < 1:
             raise FtlabError(f"schedule entry {i}: the count must be a positive integer, got "
                              f"{json.dumps(count)[:40]}")

@@ -19,7 +19,8 @@ from ftlab.explore.search import (
     explore_exhaustive,
     explore_random,
 )
-from ftlab.explore.world import Scenario, World
+from ftlab.explore.weak import rules_for
+from ftlab.explore.world import VARIANTS, Scenario, World
 from ftlab.outputs import write_stdout, write_text
 
 # exit codes: an interrupted search exits 128 + the signal (130, 143) with an incomplete report
@@ -30,6 +31,11 @@ def list_scenarios() -> str:
     lines = [f"{'scenario':32} {'expected':10} description"]
     for s in SCENARIOS.values():
         lines.append(f"{s.name:32} {s.expect:10} {s.description}")
+    lines.append("")
+    lines.append("memory models (ftlab/explore/weak.py):")
+    for arch in sorted({s.arch for s in SCENARIOS.values()}):
+        lines.append(f"  {arch}: {rules_for(arch).model}")
+    lines.append("variants (--variant): " + "; ".join(f"{k}: {v}" for k, v in VARIANTS.items()))
     return "\n".join(lines)
 
 
@@ -43,8 +49,9 @@ def _progress(stats: Stats) -> None:
 def _worker(args: tuple) -> tuple[str, int, list[str] | None, int, float]:
     spec, harts, bound, budget, roots = args
     sc = _scenario(spec)
-    world = World(sc, harts=harts, hotplug=spec.get("hotplug", False))
-    out = explore_exhaustive(world, bound, budget=budget, roots=roots)
+    world = World(sc, harts=harts, hotplug=spec.get("hotplug", False),
+                  variants=tuple(spec.get("variants", ())))
+    out = explore_exhaustive(world, bound, budget=budget, roots=roots, invariant=sc.invariant)
     sched = out.execution.schedule if out.execution else None
     return out.verdict, out.stats.schedules, sched, out.preemptions, out.stats.seconds
 
@@ -59,12 +66,14 @@ def _scenario(spec: dict) -> Scenario:
 def explore(spec: dict, harts: int | None, bound: int, strategy: str, seed: int, jobs: int,
             budget: float | None, schedules: int) -> tuple[Scenario, World, Outcome]:
     sc = _scenario(spec)
-    world = World(sc, harts=harts, hotplug=spec.get("hotplug", False))
+    world = World(sc, harts=harts, hotplug=spec.get("hotplug", False),
+                  variants=tuple(spec.get("variants", ())))
     if strategy == "random":
         return sc, world, explore_random(world, seed, schedules, depth=max(1, bound),
                                          budget=budget, progress=_progress)
     if jobs <= 1:
-        return sc, world, explore_exhaustive(world, bound, budget=budget, progress=_progress)
+        return sc, world, explore_exhaustive(world, bound, budget=budget, progress=_progress,
+                                             invariant=sc.invariant)
     # one subtree per first decision, spread over processes
     first = execute(world, []).decisions[0].enabled
     roots = [[a] for a in first]
@@ -99,8 +108,10 @@ def explore(spec: dict, harts: int | None, bound: int, strategy: str, seed: int,
 
 def format_text(sc: Scenario, world: World, out: Outcome, strategy: str) -> str:
     s = out.stats
-    lines = [f"scenario {sc.name} ({sc.arch}, scheme {sc.scheme}, {world.nharts} harts): "
-             f"{sc.description}",
+    lines = [f"scenario {sc.name} ({sc.arch}, scheme {sc.scheme}, {world.nharts} harts"
+             f"{' + 1 coming online' if world.hotplug is not None else ''}): {sc.description}",
+             f"memory model: {world.rules.model}"
+             + (f"; variants: {', '.join(world.variants)}" if world.variants else ""),
              f"verdict: {out.verdict_text()} (expected: {sc.expect}); {strategy}, "
              f"{s.schedules} schedules, {len(s.states)} distinct end states, {s.seconds:.1f} s"]
     if out.execution is not None and out.execution.violation is not None:

@@ -120,6 +120,14 @@ SCENARIOS = {s.name: s for s in [
        "bpf_tramp_image_put: jump over fexit, RCU-tasks, the image reference drains, "
        "RCU-tasks, free", _fexit_attached, _detach("kernel"), guest=TRAMP_C,
        entry="sleeper", traced=("sleepy",), harts=1),
+    _s("riscv64-v6.16-seed004-0to1", "riscv64", "v6.16", "find",
+       "seed 004: the first tracer (0 -> 1) while a hart comes online and calls target; "
+       "ftrace_update_ftrace_func() as posted and merged: WRITE_ONCE, smp_wmb, "
+       "smp_call_function", _first_tracer_setup, _first_tracer, harts=0, hotplug=True,
+       calls=1, invariant="stale load"),
+    _s("riscv64-v6.16-seed004-1to0", "riscv64", "v6.16", "find",
+       "seed 004: the last tracer goes (1 -> 0) while a hart comes online and calls target",
+       _enabled_setup, _disable, harts=0, hotplug=True, calls=1, invariant="stale load"),
 ]}
 
 OPERATIONS = {"enable": (_first_tracer_setup, _first_tracer),

@@ -1,9 +1,11 @@
 """Schedule search: iterative context bounding (CHESS) and randomized priorities (PCT).
 
 A schedule is the list of actors chosen at each decision: P (the patcher's next step), W/Wk
-(a buffered store becomes visible), Hn (hart n runs to its next visible point), and Hn:old /
-Hn:udf (the hart executes a stale or undefined fetch). Switching away from an actor that could
-go on, and every non-default fetch or drain choice, costs one preemption."""
+(a buffered store becomes visible), Hn (hart n runs to its next visible point), Hn:old /
+Hn:udf (the hart executes a stale or undefined fetch), and Hn:rK / P:rK (a read returns the
+message K writes before the latest the memory model allows, ftlab/explore/weak.py).
+Switching away from an actor that could go on, and every non-default fetch, drain or read
+choice, costs one preemption."""
 
 from __future__ import annotations
 
@@ -40,8 +42,8 @@ class Execution:
 
 def base(actor: str) -> str:
     """The actor a choice belongs to (Hn:old is hart n; W1 is the store buffer)."""
-    return actor.split(":")[0] if actor.startswith("H") else ("W" if actor.startswith("W")
-                                                              else actor)
+    return actor.split(":")[0] if actor.startswith(("H", "P")) else (
+        "W" if actor.startswith("W") else actor)
 
 
 def cost(d: Decision) -> int:

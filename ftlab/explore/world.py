@@ -4,13 +4,17 @@ update path of a scheme runs step by step.
 What is modelled, and why it is enough:
 - The patcher's steps are captured from the real update path (ftlab.ftrace.core) once, then
   applied one at a time. Code writes are split into the ISA's atomic write unit.
-- Each hart keeps a stale view of code it has not re-fetched since a write (an overlay of old
-  bytes) until a sync (IPI, flush_icache_all, the end of stop_machine). Executing an
+- Each hart keeps a stale view of code written since its last context synchronization (an
+  overlay of old bytes) until an IPI whose handler synchronizes (fence.i, sync_core, an Arm
+  exception return; not riscv's ftrace_sync_ipi) or the end of stop_machine. Executing an
   instruction under an overlay is a choice: the stale bytes, the new ones, or (arm64, outside
-  the CMODX-safe set) an undefined instruction.
-- The patcher's data stores (and CALL_OPS literals, read by loads) sit in a store buffer until
-  drained: in order on TSO (x86), in any order within a barrier epoch on weak memory. A sync
-  drains it, as the IPI's implied barrier does.
+  the CMODX-safe set) an undefined instruction; on arm64 a fetch of the new bytes does not end
+  the stale view (ESOP 2020).
+- Shared data is weak memory (ftlab/explore/weak.py, per-ISA rules in ftlab/arch/<isa>/weak.py):
+  the patcher's data stores (and CALL_OPS literals, read by loads) sit in a store buffer until
+  drained (in order on TSO, in any order within a barrier epoch on arm64/riscv); a hart's load
+  of shared data may return any write its views allow. smp_call_function() reads the online
+  mask and IPIs only the harts it saw online; the IPI drains the buffer (llist_add).
 - Harts are preempted only at visible operations: before each instruction of a patch site,
   before each load of shared data in ftrace_caller and the list function, and at instructions
   a step rewrites. Elsewhere a hart neither fetches patched code nor reads published data, so
@@ -20,14 +24,17 @@ What is modelled, and why it is enough:
 
 from __future__ import annotations
 
+import importlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from unicorn import UC_HOOK_CODE, UC_HOOK_INTR
+import capstone
+from unicorn import UC_HOOK_CODE, UC_HOOK_INTR, UC_HOOK_MEM_READ
 
 from ftlab.arch.unwind import disassembler
+from ftlab.explore.weak import WeakMemory, rules_for
 from ftlab.ftrace.core import Ftrace
 from ftlab.ftrace.schemes import get_scheme
 from ftlab.ftrace.steps import (
@@ -80,6 +87,27 @@ class Scenario:
     entry: str = "explore_entry"
     traced: tuple[str, ...] = ("target",)
     custom: dict | None = None  # a user's own case: entry, operation, filter (for replay)
+    hotplug: bool = False  # one more hart comes online during the update (seed 004)
+    invariant: str | None = None  # only this invariant is the question (others end a schedule)
+
+
+# --variant: listed changes to the kernel's code, for asking which one closes a race
+VARIANTS = {
+    "smp_mb": "smp_mb() for the smp_wmb() before each sync IPI (ftrace_update_ftrace_func)",
+    "online-fence": "a full fence on the incoming hart after set_cpu_online()",
+    "relaxed-online": "set_cpu_online() as an unordered AMO (amoor.d, not test_and_set_bit)",
+}
+
+
+BOOT_EFFECTS = ("set_cpu_online", "local_flush_icache_all", "local_irq_enable")
+
+
+@dataclass(frozen=True)
+class OnlineRead:
+    """smp_call_function(): the sender reads cpu_online_mask with plain loads (kernel/smp.c,
+    smp_call_function_many_cond) and IPIs only the CPUs it saw online (explorer-internal)."""
+
+    what: str
 
 
 class StepRecorder:
@@ -129,16 +157,25 @@ class RunState:
     int3: dict[int, bytes] = field(default_factory=dict)  # site -> instruction being written
     waits: dict[int, dict] = field(default_factory=dict)  # step index -> wait state
     freed: list[tuple[int, int]] = field(default_factory=list)
+    mem: WeakMemory | None = None  # the shared locations' messages and the actors' views
+    seen_online: set[int] | None = None  # what the pending smp_call_function() read
+    boot: int = 0  # bring-up steps the incoming hart has done
+    retired: dict[int, tuple[int, bytes]] = field(default_factory=dict)  # loc -> step, old
 
 
 class World:
     def __init__(self, scenario: Scenario, harts: int | None = None,
-                 hotplug: bool = False) -> None:
+                 hotplug: bool = False, variants: tuple[str, ...] = ()) -> None:
         self.sc = scenario
+        hotplug = hotplug or scenario.hotplug
+        self.variants = tuple(variants)
         self.image = load([scenario.guest], scenario.arch, scheme=scenario.scheme)
         self.arch = self.image.arch
+        self.rules = rules_for(self.arch.name)
+        self._load_address = importlib.import_module(f"ftlab.arch.{self.arch.name}.weak"
+                                                     ).load_address
         self.scheme = get_scheme(scenario.arch, scenario.scheme)
-        self.nharts = harts or scenario.harts
+        self.nharts = harts if harts is not None else scenario.harts
         self.expected = self._untraced_result()
         m = self.machine = Machine(self.image, harts=self.nharts + (1 if hotplug else 0))
         self.ftrace = Ftrace(m, self.scheme)
@@ -164,6 +201,7 @@ class World:
         self.steps = self._split(recorder.steps)
         self._final_bytes = dict(recorder.pending)
         self.retired = {i: s for i, s in enumerate(self.steps) if isinstance(s, FuncRetired)}
+        self.hot_loads: set[int] = set()
         self.hot = self._hot_points()
         self.hot.update(s.old for s in self.retired.values())
         self.boundaries = self._boundaries()
@@ -179,6 +217,16 @@ class World:
                 hart.uc.hook_add(UC_HOOK_CODE, self._on_hot, user_data=hart, begin=addr,
                                  end=addr)
             hart.uc.hook_add(UC_HOOK_INTR, self._on_intr, user_data=hart)
+        self._weak_init = self._shared_locations()
+        for hart in m.harts:
+            for loc in self._weak_init:
+                hart.uc.hook_add(UC_HOOK_MEM_READ, self._on_shared_read, user_data=hart,
+                                 begin=loc, end=loc + 7)
+        self._pick: tuple[int, int] | None = None  # (hart, k): the next read takes message k
+        self._unpick: list[tuple[int, bytes]] = []
+        self._cs = capstone.Cs(self.arch.cs_arch, self.arch.cs_mode)
+        self._cs.detail = True
+        self._decoded: dict[int, capstone.CsInsn | None] = {}
         self.rec_by_ip = {r.ip: r for r in self.ftrace.records}
         self._cond_resched = self.image.addr("cond_resched")
         self._clock = self.image.addr("trace_clock_counter")
@@ -203,7 +251,12 @@ class World:
         """Code writes in the ISA's atomic units: each unit is one step."""
         out: list[Step] = []
         unit = self.arch.atomic_write
-        for s in steps:
+        for i, s in enumerate(steps):
+            if (isinstance(s, Barrier) and s.kind == "smp_wmb" and "smp_mb" in self.variants
+                    and i + 1 < len(steps) and isinstance(steps[i + 1], SyncCore)):
+                s = Barrier("smp_mb")
+            if isinstance(s, SyncCore) and self.hotplug is not None:
+                out.append(OnlineRead(s.what))
             if isinstance(s, CodeWrite) and len(s.data) > unit and not self._is_literal(s.addr):
                 for off in range(0, len(s.data), unit):
                     out.append(CodeWrite(s.addr + off, s.data[off:off + unit], s.what))
@@ -233,6 +286,7 @@ class World:
             for insn, nxt in zip(insns, insns[1:] + [None], strict=True):
                 if load.fullmatch(f"{insn.mnemonic} {insn.op_str}"):
                     hot.add(insn.address)
+                    self.hot_loads.add(insn.address)
                     # a pointer just loaded and called: the task may be held in between
                     if nxt is not None and nxt.mnemonic in ("blr", "jalr", "c.jalr", "call"):
                         hot.add(nxt.address)
@@ -252,6 +306,17 @@ class World:
                         if insn.address <= s.addr < insn.address + insn.size:
                             hot.add(insn.address)
         return hot
+
+    def _shared_locations(self) -> dict[int, bytes]:
+        """The words the patcher writes (data, CALL_OPS literals) and the incoming hart's
+        online flag, with their values before the update: the weak-memory layer's locations."""
+        words: set[int] = set()
+        for s in self.steps:
+            if isinstance(s, DataWrite) or (isinstance(s, CodeWrite) and self._is_literal(s.addr)):
+                words.update(range(s.addr & ~7, s.addr + len(s.data), 8))
+        if self.hotplug is not None:
+            words.add((self.hotplug.percpu + abi.PERCPU_ONLINE) & ~7)
+        return {w: self.machine.mem.read(w, 8) for w in sorted(words)}
 
     def _boundaries(self) -> set[int]:
         """Every instruction start of every function and generated trampoline: where a control
@@ -301,12 +366,39 @@ class World:
             h.restore_context(ctx)
             h.uc.ctl_flush_tb()
             self.free[h.id] = True
-        self.state = RunState(overlays=[{} for _ in m.harts])
+        self.state = RunState(overlays=[{} for _ in m.harts],
+                              mem=WeakMemory(self.rules, self._weak_init))
+        self._pick = None
+        self._unpick = []
         if self.hotplug is not None:
             self.hotplug.task = None
         self._stale = None
 
     # --- hooks ---------------------------------------------------------------------------------
+    def _on_shared_read(self, uc, access, addr, size, value, hart: Hart) -> None:
+        """A hart reads a shared word: the latest message, or the one the explorer chose;
+        either way the hart's views move on (coherence, loads in order)."""
+        mem = self._mem
+        loc = addr & ~7
+        me = f"H{hart.id}"
+        cands = mem.readable(me, loc)
+        k = 0
+        if self._pick is not None and self._pick[0] == hart.id:
+            k = min(self._pick[1], len(cands) - 1)
+            self._pick = None
+        ts, data = cands[k]
+        if k:
+            self._unpick.append((loc, self.machine.mem.read(loc, 8)))
+            self.machine.mem.write(loc, data)
+        mem.read(me, loc, ts)
+        retired = self.state.retired.get(loc)
+        if retired is not None and data == retired[1] and self._stale is None:
+            self._stale = Violation(
+                "stale load", f"hart {hart.id} loaded the old "
+                f"{self.image.symbolize(int.from_bytes(data, 'little'))} from "
+                f"{self.image.symbolize(loc)} ({loc:#x}) after update_ftrace_func() had "
+                "replaced it and returned")
+
     def _on_hot(self, uc, addr, size, hart: Hart) -> None:
         if self.free[hart.id]:
             uc.emu_stop()
@@ -344,6 +436,10 @@ class World:
         acts = []
         if st.step < len(self.steps) and self._patcher_can_go():
             acts.append("P")
+            step = self.steps[st.step]
+            if isinstance(step, OnlineRead):
+                n = len(self._mem.readable("P", self._online_loc))
+                acts += [f"P:r{k}" for k in range(1, n)]
         hp = self.hotplug
         if hp is not None and hp.task is None and self.tasks[hp.id].state == TaskState.RUNNABLE:
             acts.append("ON")
@@ -358,12 +454,43 @@ class World:
                 if h.task is not None:
                     acts.append(f"H{h.id}")
                     acts += [f"H{h.id}:{v}" for v in self._fetch_variants(h)]
+                    acts += [f"H{h.id}:r{k}" for k in range(1, self._read_choices(h))]
         return acts
 
+    @property
+    def _mem(self) -> WeakMemory:
+        assert self.state.mem is not None
+        return self.state.mem
+
+    @property
+    def _online_loc(self) -> int:
+        assert self.hotplug is not None
+        return (self.hotplug.percpu + abi.PERCPU_ONLINE) & ~7
+
+    def _read_choices(self, hart: Hart) -> int:
+        """How many messages the load at the hart's pc may return (1: only the latest)."""
+        pc = hart.pc
+        if pc not in self.hot_loads or not self.rules.stale_loads:
+            return 1
+        insn = self._decoded.get(pc)  # the hot functions are never patched: decode once
+        if insn is None:
+            insn = self._decoded[pc] = next(self._cs.disasm(self.machine.mem.read(pc, 16),
+                                                            pc, 1), None)
+        addr = self._load_address(insn, hart.reg) if insn is not None else None
+        loc = self._mem.tracked(addr) if addr is not None else None
+        return 1 if loc is None else len(self._mem.readable(f"H{hart.id}", loc))
+
     def _patcher_can_go(self) -> bool:
-        """A grace-period or reference wait holds the patcher until the guest satisfies it."""
+        """A grace-period or reference wait holds the patcher until the guest satisfies it;
+        a full fence until its earlier stores are visible; an IPI until its targets can
+        take interrupts."""
         st = self.state
         step = self.steps[st.step]
+        if isinstance(step, Barrier) and step.kind == "smp_mb" and st.buffer:
+            return False
+        if isinstance(step, SyncCore) and st.seen_online is not None and self.hotplug is not None:
+            if self.hotplug.id in st.seen_online and self.hotplug.task is None:
+                return False  # smp_call_function(wait=1): the handler runs after irqs are on
         if isinstance(step, WaitRcuTasks | WaitRefZero):
             if st.buffer:
                 return False  # the wait's own barriers: earlier stores are visible first
@@ -414,15 +541,10 @@ class World:
         return bytes(data)
 
     def act(self, actor: str) -> Action:
-        if actor == "P":
-            return self._patch_step()
-        if actor == "ON":  # CPU hotplug: the hart boots with a fresh view of code and memory
-            hp = self.hotplug
-            assert hp is not None
-            self.machine.mem.set_u64(hp.percpu + abi.PERCPU_ONLINE, 1)
-            hp.uc.ctl_flush_tb()
-            self.machine.switch_in(hp, self.tasks[hp.id])
-            return Action("ON", None, None, f"hart {hp.id} comes online")
+        if actor == "P" or actor.startswith("P:r"):
+            return self._patch_step(int(actor[3:] or 0))
+        if actor == "ON":
+            return self._boot_step()
         if actor.startswith("W"):
             return self._drain(int(actor[1:] or 0))
         hid, _, variant = actor[1:].partition(":")
@@ -438,11 +560,62 @@ class World:
                               f"{v.invariant}")
             raise
 
-    def _patch_step(self) -> Action:
+    def _boot_step(self) -> Action:
+        """CPU hotplug: the incoming hart's bring-up, one step per kernel call, in the order of
+        the arch's smpboot.c; the last one switches its task in."""
+        hp = self.hotplug
+        assert hp is not None
+        st = self.state
+        done = []
+        # a call with no effect here (riscv_ipi_enable: nothing can IPI the hart before it is
+        # online; complete(&cpu_running)) commutes with every other step: it shares the next
+        # call's scheduling point instead of adding its own
+        while self.rules.boot[st.boot] not in BOOT_EFFECTS:
+            done.append(self.rules.boot[st.boot])
+            st.boot += 1
+        what = self.rules.boot[st.boot]
+        st.boot += 1
+        me = f"H{hp.id}"
+        text = "; ".join(done + [what])
+        if what == "set_cpu_online":
+            m = self.machine
+            m.mem.set_u64(hp.percpu + abi.PERCPU_ONLINE, 1)
+            ts = self._mem.write(me, self._online_loc, m.mem.read(self._online_loc, 8))
+            if "relaxed-online" in self.variants:
+                text += " (unordered AMO: variant relaxed-online)"
+            else:  # test_and_set_bit(): a value-returning atomic, fully ordered
+                self._mem.acquire(me, ts)
+                text += " (test_and_set_bit: fully ordered AMO)"
+            if "online-fence" in self.variants:
+                self._mem.fence(me, "smp_mb")
+                text += "; smp_mb() (variant online-fence)"
+        elif what == "local_flush_icache_all":
+            st.overlays[hp.id].clear()
+            hp.uc.ctl_flush_tb()
+            text += " (fence.i: this hart now fetches the current code)"
+        elif what == "local_irq_enable":
+            if "local_flush_icache_all" not in self.rules.boot:  # the boot path's CSE
+                st.overlays[hp.id].clear()
+            hp.uc.ctl_flush_tb()
+            self.machine.switch_in(hp, self.tasks[hp.id])
+            text += f": hart {hp.id} is online and runs its task"
+        return Action("ON", hp.id, None, f"hart {hp.id} boot: {text}")
+
+    def _patch_step(self, pick: int = 0) -> Action:
         st = self.state
         step = self.steps[st.step]
         st.step += 1
         m = self.machine
+        if isinstance(step, OnlineRead):
+            ts, data = self._mem.readable("P", self._online_loc)[pick]
+            self._mem.read("P", self._online_loc, ts)
+            hp = self.hotplug
+            assert hp is not None
+            on = int.from_bytes(data, "little") != 0
+            st.seen_online = {h.id for h in m.harts if h is not hp} | ({hp.id} if on else set())
+            return Action("P", None, None, f"{step.what}: smp_call_function() reads "
+                          f"cpu_online_mask: hart {hp.id} {'online' if on else 'offline'}"
+                          f"{' (an older value)' if pick else ''}")
         if isinstance(step, CodeWrite) and not self._is_literal(step.addr):
             if step.data[:1] == b"\xcc" and len(step.data) == 1:
                 site = step.addr
@@ -460,10 +633,18 @@ class World:
             text = f"store {step.what or hex(step.addr)} = {step.data.hex()} (buffered)"
         elif isinstance(step, Barrier):
             st.epoch += 1
+            self._mem.fence("P", step.kind)
             text = step.kind
         elif isinstance(step, WaitRcuTasks | WaitRefZero):
             text = f"waited: {step.what}"
         elif isinstance(step, FuncRetired):
+            write = next((s for s in reversed(self.steps[:st.step])
+                          if isinstance(s, DataWrite) and s.data == step.new.to_bytes(8, "little")),
+                         None)
+            if write is not None and self._mem.tracked(write.addr) is not None:
+                slot = write.addr & ~7
+                st.retired[slot] = (st.step, step.old.to_bytes(8, "little"))
+                self._check_views(slot, write.what or hex(slot), step)
             text = (f"update_ftrace_func returned: {self.image.symbolize(step.old)} -> "
                     f"{self.image.symbolize(step.new)}")
         elif isinstance(step, FreeText):
@@ -474,8 +655,7 @@ class World:
             st.freed.append((step.addr, step.size))
             text = f"freed {step.what}"
         elif isinstance(step, SyncCore):
-            self._sync()
-            text = f"sync: {step.what} (drain stores, every hart re-fetches)"
+            text = self._ipi(step.what)
         elif isinstance(step, StopMachine):
             st.stopped = step.begin
             if not step.begin:
@@ -487,6 +667,50 @@ class World:
             text += " [update complete]"
         return Action("P", None, None, text)
 
+    def _check_views(self, slot: int, name: str, step: FuncRetired) -> None:
+        """update_ftrace_func() returned: no online hart may load the old function any more.
+        Under the memory model a hart whose view predates the new value can (its next load
+        of the slot may return the old message): that is the violation, found here at once."""
+        old = step.old.to_bytes(8, "little")
+        hp = self.hotplug
+        online_at = self.rules.boot.index("set_cpu_online") + 1
+        for h in self.machine.harts:
+            if h is hp and self.state.boot < online_at:
+                continue  # not online yet: its own bring-up must order it (checked on load)
+            if any(data == old for _, data in self._mem.readable(f"H{h.id}", slot)):
+                v = Violation("stale load", f"hart {h.id} may still load the old "
+                              f"{self.image.symbolize(step.old)} from {name} after "
+                              "update_ftrace_func() "
+                              f"replaced it by {self.image.symbolize(step.new)} and returned: "
+                              "no IPI or barrier ordered its view after the new value")
+                v.action = Action("P", None, None, "update_ftrace_func returned -> stale load")
+                raise v
+
+    def _ipi(self, handler: str) -> str:
+        """smp_call_function(handler, wait=1) to the harts the sender saw online. The
+        cross-call queue is abstracted to its ordering: llist_add() is fully ordered (the
+        sender's stores drain first) and the receiver's llist_del_all() xchg is too (its later
+        reads see them); then the handler runs: fence.i / sync_core / an Arm exception return
+        ends stale fetches, ftrace_sync_ipi on riscv (smp_rmb()) does not."""
+        st = self.state
+        while st.buffer:
+            self._drain(0)
+        ts = self._mem.clock
+        kind = self.rules.ipi_handlers.get(handler, self.rules.default_handler)
+        hp = self.hotplug
+        targets = [h for h in self.machine.harts if h is not hp or
+                   (st.seen_online is not None and hp.id in st.seen_online)]
+        if hp is not None and st.seen_online is None and hp.task is None:
+            targets = [h for h in targets if h is not hp]
+        for h in targets:
+            self._mem.acquire(f"H{h.id}", ts)
+            if kind == "csync":
+                st.overlays[h.id].clear()
+        st.seen_online = None
+        names = ", ".join(str(h.id) for h in targets)
+        return (f"{handler}: IPI to hart(s) {names or 'none'} "
+                f"({'stale fetches end' if kind == 'csync' else 'smp_rmb only: no fence.i'})")
+
     def _sync(self) -> None:
         while self.state.buffer:
             self._drain(0)
@@ -497,6 +721,9 @@ class World:
         st = self.state
         epoch, addr, data, what = st.buffer.pop(k)
         self.machine.mem.write(addr, data)
+        for word in range(addr & ~7, addr + len(data), 8):
+            if self._mem.tracked(word) is not None:
+                self._mem.write("P", word, self.machine.mem.read(word, 8))
         if self._is_literal(addr):
             for h in self.machine.harts:
                 h.flush_code(addr, addr + len(data))
@@ -508,19 +735,22 @@ class World:
         task = hart.task
         assert task is not None
         text = ""
+        fetch = variant if variant in ("old", "udf") else "new"
         if pc in self.hot:
             overlay = self.state.overlays[hart.id]
             insn = None
-            if self.recording or (variant == "new" and overlay):  # decoding costs: only then
-                view = self._view(hart, pc, 16) if variant == "old" else m.mem.read(pc, 16)
-                if variant == "udf":
+            if self.recording or (fetch == "new" and overlay):  # decoding costs: only then
+                view = self._view(hart, pc, 16) if fetch == "old" else m.mem.read(pc, 16)
+                if fetch == "udf":
                     view = self.arch.undefined_insn + view[len(self.arch.undefined_insn):]
                 insn = next(disassembler(self.arch).disasm(view, pc, 1), None)
                 text = f"{insn.mnemonic} {insn.op_str}".strip() if insn else view[:4].hex()
-                if variant != "new":
+                if fetch != "new":
                     text += f" [{variant} fetch]"
+                elif variant.startswith("r"):
+                    text += f" [reads the value {variant[1:]} write(s) before the latest]"
             self._step_one(hart, variant)
-            if variant == "new" and overlay:
+            if fetch == "new" and overlay and not self.rules.refetch_old:
                 size = insn.size if insn else 4
                 for a in range(pc, pc + size):
                     overlay.pop(a, None)
@@ -554,9 +784,15 @@ class World:
             m.mem.write(pc, view)
             hart.flush_code(pc, pc + 16)
         self.free[hart.id] = False
+        if variant.startswith("r"):
+            self._pick = (hart.id, int(variant[1:]))
         try:
             outcome = m.run_slice(hart, 1)
         finally:
+            self._pick = None
+            for loc, latest in self._unpick:
+                m.mem.write(loc, latest)
+            self._unpick = []
             if saved is not None:
                 m.mem.write(pc, saved)
                 hart.flush_code(pc, pc + 16)
