@@ -161,6 +161,8 @@ def cmd_trace(ns: argparse.Namespace) -> int:
     from ftlab.tracing import TraceConfig, TraceSession, write_output
 
     get_scheme(ns.arch, ns.scheme)
+    if ns.format == "dat" and not ns.output and sys.stdout.isatty():
+        raise UsageError("a binary trace (--format dat) needs -o FILE or a pipe, not a terminal")
     config = TraceConfig(tracer=ns.tracer, filters=ns.filter, notrace=ns.notrace,
                          options=ns.option, clock=ns.clock, buffer_kb=ns.buffer_size_kb,
                          max_graph_depth=ns.max_graph_depth)

@@ -31,7 +31,7 @@ from ftlab.trace.output import (
     format_json,
 )
 
-FORMATS = ("text", "json", "chrome")
+FORMATS = ("text", "json", "chrome", "dat")
 
 
 @dataclass
@@ -85,12 +85,14 @@ def symbolizers(image: Image) -> tuple:
     return sym, symoff
 
 
-def write_output(text: str, result: RunResult, output: str | None) -> int:
+def write_output(text: str | bytes, result: RunResult, output: str | None) -> int:
     """Print (or save) what was recorded, even after a fault; then faults and results."""
-    from ftlab.outputs import is_stdout, write_stdout, write_text
+    from ftlab.outputs import is_stdout, write_bytes, write_stdout, write_text
 
     try:
-        if output:
+        if isinstance(text, bytes):
+            write_bytes(output or "-", text)
+        elif output:
             write_text(output, text)
         else:
             write_stdout(text)
@@ -168,7 +170,9 @@ class TraceSession:
             self.buffers(), sym, comm=lambda pid: comms.get(pid, "<...>"),
             ncpus=len(self.machine.harts), clock=self.config.clock, symoff=symoff)
 
-    def render(self, fmt: str) -> str:
+    def render(self, fmt: str) -> str | bytes:
+        if fmt == "dat":
+            return self.render_dat()
         events, ctx = self.events(), self.context()
         if fmt == "json":
             text = format_json(events, ctx)
@@ -179,3 +183,29 @@ class TraceSession:
         else:
             text = format_function_trace(events, ctx, tracer=self.config.tracer)
         return text if not text or text.endswith("\n") else text + "\n"
+
+    def render_dat(self) -> bytes:
+        """trace-cmd's trace.dat (version 6) of the per-CPU buffers."""
+        from ftlab.trace.dat import DatInput, write_dat
+        from ftlab.trace.output import message_text
+
+        ctx = self.context()
+        cpu_events = [[] for _ in self.machine.harts]
+        for buf in self.buffers():
+            evs = buf.events
+            if self.clock is not None:
+                evs = [self._to_ns(e) for e in evs]
+            cpu_events[buf.cpu] = evs
+        funcs = [(s.addr, s.name) for s in self.image.symbols.values() if s.is_func]
+        return write_dat(DatInput(
+            ncpus=len(self.machine.harts), cpu_events=cpu_events, symbols=funcs,
+            comms={t.pid: t.comm for t in self.machine.tasks},
+            clock_file=clock_file(self.config.clock),
+            message=lambda ev: message_text(ctx, ev)))
+
+
+def clock_file(chosen: str) -> str:
+    """The trace_clock file: every clock, the chosen one in brackets."""
+    from ftlab.ftrace.tracers import CLOCKS
+
+    return " ".join(f"[{c}]" if c == chosen else c for c in CLOCKS) + "\n"
