@@ -87,3 +87,52 @@ def test_dat_to_terminal_refused(capsys, monkeypatch):
                  "1,3,4096", "--format", "dat"])
     err = capsys.readouterr().err
     assert code == 2 and "needs -o FILE" in err
+
+
+@needs_trace_cmd
+def test_trace_pipe_raw_pages(tmp_path):
+    """per_cpu/cpuN/trace_pipe_raw hands out the kernel's ring-buffer pages: put them in a
+    trace.dat as they are and trace-cmd prints what the trace file showed, then they are
+    consumed."""
+    import errno
+    import os
+
+    from ftlab.ftrace.schemes import get_scheme
+    from ftlab.session import load
+    from ftlab.tracefs import Lab, Tracefs
+
+    image = load([DEMO], "x86_64", scheme=get_scheme("x86_64", None).name)
+    lab = Lab(image, harts=2)
+    lab.start("sys_sendfile64", [1, 3, 4096])
+    fs = Tracefs(lab)
+    fs.write("/trace_clock", "counter")
+    fs.write("/buffer_size_kb", "64")
+    fs.write("/current_tracer", "function")
+    lab.step(20)
+    fs.write("/tracing_on", "0")
+    text = fs.read("/trace")
+    pages = []
+    for cpu in range(2):
+        fh = fs.open(f"/per_cpu/cpu{cpu}/trace_pipe_raw", os.O_RDONLY | os.O_NONBLOCK)
+        data = b""
+        while True:
+            try:
+                page = fs.pread(fh, PAGE_SIZE)
+            except OSError as err:
+                assert err.errno == errno.EAGAIN
+                break
+            assert len(page) == PAGE_SIZE
+            data += page
+        fs.release(fh)
+        pages.append(data)
+    assert len(pages[0]) >= 2 * PAGE_SIZE and pages[1]
+    dat = tmp_path / "raw.dat"
+    dat.write_bytes(write_dat(DatInput(
+        ncpus=2, cpu_events=[], symbols=[(s.addr, s.name) for s in image.symbols.values()
+                                         if s.is_func],
+        comms={t.pid: t.comm for t in lab.machine.tasks}, clock_file="[counter] local\n",
+        message=lambda ev: "", cpu_pages=pages)))
+    ours = [m.groups() for line in text.splitlines() if (m := TEXT_FN.match(line))]
+    theirs = [m.groups() for line in report(dat).splitlines() if (m := REPORT_FN.match(line))]
+    assert len(ours) > 50 and theirs == ours
+    assert "entries-in-buffer/entries-written: 0/" in fs.read("/trace")  # consumed

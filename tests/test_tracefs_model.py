@@ -85,7 +85,8 @@ def test_tree_and_lookup_errors(fs):
                  "options", "per_cpu", "instances"):
         assert name in top
     assert fs.listdir("/per_cpu") == ["cpu0", "cpu1"]
-    assert fs.listdir("/per_cpu/cpu1") == ["buffer_size_kb", "stats", "trace", "trace_pipe"]
+    assert fs.listdir("/per_cpu/cpu1") == ["buffer_size_kb", "stats", "trace", "trace_pipe",
+                                           "trace_pipe_raw"]
     assert {"func_stack_trace", "stacktrace", "funcgraph-irqs",
             "function-fork"} <= set(fs.listdir("/options"))
     assert fs.listdir("/instances") == []

@@ -93,6 +93,7 @@ class _PageWriter:
     """Fills PAGE_SIZE pages: each starts at the absolute time of its first record; records
     carry 27-bit deltas, with a time-extend record before a larger one."""
 
+    page_size: int = PAGE_SIZE
     pages: list[bytes] = field(default_factory=list)
     data: bytearray = field(default_factory=bytearray)
     base: int = 0
@@ -101,8 +102,16 @@ class _PageWriter:
     def _flush(self) -> None:
         if self.data:
             page = struct.pack("<Qq", self.base, len(self.data)) + self.data
-            self.pages.append(bytes(page.ljust(PAGE_SIZE, b"\0")))
+            self.pages.append(bytes(page.ljust(self.page_size, b"\0")))
         self.data = bytearray()
+
+    def fits(self, ts: int, body: bytes) -> bool:
+        """`body` goes on the current page (an empty page takes anything up to its size)."""
+        size = (len(body) + 3) // 4 * 4
+        need = size + (4 if size <= RB_MAX_SMALL_DATA else 8)
+        if ts - self.last >= 1 << TIME_DELTA_BITS:
+            need += 8
+        return not self.data or len(self.data) + need <= self.page_size - PAGE_HEADER
 
     def add(self, ts: int, body: bytes) -> None:
         body = body + b"\0" * (-len(body) % 4)
@@ -115,9 +124,10 @@ class _PageWriter:
         delta = max(0, ts - self.last)
         extend = delta >= 1 << TIME_DELTA_BITS
         need = rec_len + (8 if extend else 0)
-        if need > PAGE_DATA:
+        room = self.page_size - PAGE_HEADER
+        if rec_len > room:
             return  # larger than a page: the kernel refuses such a record too
-        if not self.data or len(self.data) + need > PAGE_DATA:
+        if not self.data or len(self.data) + need > room:
             self._flush()
             self.base = self.last = max(ts, self.last)
             delta, extend = 0, False
@@ -144,6 +154,23 @@ def ring_pages(events: Iterable[TraceEvent], message: Callable[[TraceEvent], str
     return b"".join(writer.finish())
 
 
+def one_page(events: Sequence[TraceEvent], message: Callable[[TraceEvent], str],
+             page_size: int = PAGE_SIZE) -> tuple[bytes, int]:
+    """What a trace_pipe_raw read hands out: the first events (of one CPU) that fill a page,
+    and how many events it took (one at least: an event no format describes is dropped)."""
+    writer = _PageWriter(page_size=page_size)
+    taken = 0
+    for ev in events:
+        body = record_bytes(ev, message)
+        if body is not None:
+            if taken and not writer.fits(ev.ts, body):
+                break
+            writer.add(ev.ts, body)
+        taken += 1
+    pages = writer.finish()
+    return (pages[0] if pages else b""), taken
+
+
 @dataclass
 class DatInput:
     ncpus: int
@@ -152,6 +179,7 @@ class DatInput:
     comms: dict[int, str]  # pid -> comm
     clock_file: str  # the trace_clock file's text, the chosen clock in brackets
     message: Callable[[TraceEvent], str]  # a printk event's text
+    cpu_pages: Sequence[bytes] | None = None  # ring-buffer pages already made (trace_pipe_raw)
 
 
 def _sized(data: bytes, width: str) -> bytes:
@@ -189,8 +217,11 @@ def write_dat(inp: DatInput) -> bytes:
     out += struct.pack("<H", OPTION_TRACECLOCK) + _sized(inp.clock_file.encode(), "I")
     out += struct.pack("<H", 0)
     out += b"flyrecord\0"
-    datas = [ring_pages(inp.cpu_events[cpu] if cpu < len(inp.cpu_events) else (), inp.message)
-             for cpu in range(inp.ncpus)]
+    if inp.cpu_pages is not None:
+        datas = list(inp.cpu_pages)
+    else:
+        datas = [ring_pages(inp.cpu_events[cpu] if cpu < len(inp.cpu_events) else (),
+                            inp.message) for cpu in range(inp.ncpus)]
     offset = len(out) + 16 * inp.ncpus
     offset += -offset % PAGE_SIZE
     table = bytearray()

@@ -26,7 +26,7 @@ from ftlab.errors import FtlabError
 from ftlab.ftrace.filter import apply_filter
 from ftlab.ftrace.tracers import CLOCKS, OPTIONS, TRACERS
 from ftlab.trace.events import GraphExitEvent, TraceEvent, merge_cpus
-from ftlab.trace.output import RAW_CLOCKS, TraceContext
+from ftlab.trace.output import RAW_CLOCKS, TraceContext, message_text
 from ftlab.tracefs import events as tev
 from ftlab.tracefs.lab import PAGE_SIZE, Lab, LabInstance, shown_kb
 from ftlab.tracefs.render import (
@@ -74,7 +74,8 @@ TOP_FILES = {
     "saved_cmdlines": 0o440,
     "function_profile_enabled": 0o640,
 }
-CPU_FILES = {"trace": 0o640, "trace_pipe": 0o440, "buffer_size_kb": 0o640, "stats": 0o440}
+CPU_FILES = {"trace": 0o640, "trace_pipe": 0o440, "trace_pipe_raw": 0o440,
+             "buffer_size_kb": 0o640, "stats": 0o440}
 EVENTS_TOP_FILES = {"enable": 0o640, "header_page": 0o440, "header_event": 0o440}
 EVENT_FILES = {"enable": 0o640, "filter": 0o640, "trigger": 0o640, "format": 0o440,
                "id": 0o440}
@@ -118,7 +119,7 @@ tracing mini-HOWTO (ftlab tracefs: ftrace on emulated harts running real guest c
 \t\t\t  Disable an option by prefixing 'no' to the
 \t\t\t  option name
   options/\t\t- One file per option, 0 or 1
-  per_cpu/cpuN/\t\t- trace, trace_pipe, buffer_size_kb and stats of one CPU
+  per_cpu/cpuN/\t\t- trace, trace_pipe, trace_pipe_raw, buffer_size_kb and stats of one CPU
   saved_cmdlines\t- the pid and comm of every task seen
 
   available_filter_functions - list of functions that can be filtered on
@@ -411,7 +412,7 @@ class Tracefs:
             h = Handle(path, node, inst, flags, pid)
             if h.writing:
                 self._open_for_write(h, bool(flags & os.O_TRUNC))
-            if node.name == "trace_pipe" and h.reading:
+            if node.name in ("trace_pipe", "trace_pipe_raw") and h.reading:
                 h.pipe = True
                 inst.pipe_readers += 1
             inst.open_traces += 1  # trace_array_get(): rmdir answers EBUSY
@@ -743,7 +744,9 @@ class Tracefs:
 
     def _pipe_read(self, h: Handle, size: int,
                    interrupted: Callable[[], bool] | None) -> bytes:
-        size = max(1, min(size, PAGE_SIZE - 1))  # the kernel hands out at most a page a read
+        raw = h.node.name == "trace_pipe_raw"
+        # the kernel hands out at most a page a read (trace_pipe_raw: one whole page)
+        size = max(1, min(size, h.inst.subbuf_kb * 1024 if raw else PAGE_SIZE - 1))
         if h.leftover:
             out, h.leftover = h.leftover[:size], h.leftover[size:]
             return out
@@ -751,9 +754,9 @@ class Tracefs:
             with self.lab.lock.fs():
                 if h.inst.removed:
                     return b""
-                text = self._pipe_fill(h, size)
+                text = self._raw_fill(h) if raw else self._pipe_fill(h, size).encode()
             if text:
-                data = text.encode()
+                data = text
                 h.leftover = data[size:]
                 return data[:size]
             if h.flags & os.O_NONBLOCK:
@@ -763,6 +766,23 @@ class Tracefs:
             if self.lab.lock.stopped:
                 return b""
             self.lab.wait_for_progress(0.05)
+
+    def _raw_fill(self, h: Handle) -> bytes:
+        """trace_pipe_raw: consume the oldest events of the CPU that fill one ring-buffer
+        page in the kernel's layout (header_page/header_event), unfiltered as the kernel's."""
+        from ftlab.trace.dat import one_page  # it reads the formats of ftlab.tracefs.events
+
+        lab, inst, cpu = self.lab, h.inst, h.node.cpu or 0
+        lab.quiesce()
+        peeked = lab.peek(inst, [cpu], PIPE_BATCH)
+        if not peeked or not peeked[0].events:
+            return b""
+        p = peeked[0]
+        evs = [self._to_ns(e) for e in p.events] if inst.clock == "local" else p.events
+        ctx = self._context(inst)
+        page, taken = one_page(evs, lambda ev: message_text(ctx, ev), inst.subbuf_kb * 1024)
+        lab.consume(inst, p, taken)
+        return page
 
     def _pipe_fill(self, h: Handle, size: int) -> str:
         """Consume the oldest events that print in `size` bytes (at least one)."""
