@@ -72,6 +72,7 @@ class ArchInfo:
     undefined_insn: bytes = b""
     # Unicorn leaves pc past the faulting block on this ISA's illegal-instruction exception
     imprecise_illegal_pc: bool = False
+    trace_clocks: tuple[str, ...] = ()  # the arch's own trace clocks after the generic ones
     extra_hart_setup: tuple[tuple[str, int], ...] = ()  # (register, value) written on a new hart
 
     def reg_id(self, name: str) -> int:

@@ -8,7 +8,19 @@ from ftlab.ftrace.core import Ftrace, FtraceOps
 from ftlab.guest import abi as gabi
 
 TRACERS = ("nop", "function", "function_graph")
-CLOCKS = {"counter": abi.TRACE_CLOCK_COUNTER, "local": abi.TRACE_CLOCK_LOCAL}
+# the kernel's trace_clocks[] order (kernel/trace/trace.c); an arch adds its own after them
+# (ArchInfo.trace_clocks: x86-tsc). Every clock but `counter` reads the guest time
+# (ftlab/ftrace/guest_time.py: retired instructions at 1 GHz).
+CLOCKS = ("local", "global", "counter", "uptime", "perf", "mono", "mono_raw", "boot", "tai")
+
+
+def clocks(arch) -> tuple[str, ...]:
+    """The trace_clock list of `arch` (an ArchInfo)."""
+    return CLOCKS + tuple(arch.trace_clocks)
+
+
+def clock_id(clock: str) -> int:
+    return abi.TRACE_CLOCK_COUNTER if clock == "counter" else abi.TRACE_CLOCK_LOCAL
 OPTIONS = {
     "func_stack_trace": abi.TRACE_ITER_FUNC_STACK_TRACE,
     "stacktrace": abi.TRACE_ITER_STACKTRACE,
@@ -53,10 +65,15 @@ class TraceInstance:
         return self.machine.mem.u64(self.addr + off)
 
     def set_clock(self, clock: str) -> None:
-        if clock not in CLOCKS:
-            raise UsageError(f"unknown trace clock '{clock}'; valid: {', '.join(CLOCKS)}")
+        valid = clocks(self.machine.arch)
+        if clock not in valid:
+            raise UsageError(f"unknown trace clock '{clock}'; valid: {', '.join(valid)}")
+        if clock != "counter":
+            from ftlab.ftrace.guest_time import guest_time
+
+            guest_time(self.machine)
         self.clock = clock
-        self._set(abi.TA_CLOCK, CLOCKS[clock])
+        self._set(abi.TA_CLOCK, clock_id(clock))
 
     def set_tracing_on(self, on: bool) -> None:
         self._set(abi.TA_TRACING_ON, 1 if on else 0)
@@ -106,6 +123,10 @@ class TraceInstance:
             raise UsageError(f"unknown tracer '{tracer}'; valid: {', '.join(TRACERS)}")
         if tracer == self.tracer:
             return
+        if tracer == "function_graph":  # graph durations come from the guest time
+            from ftlab.ftrace.guest_time import guest_time
+
+            guest_time(self.machine)
         ops = self._ops_for_filters()
         if ops.registered:
             self.ftrace.unregister(ops)

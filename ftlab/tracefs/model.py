@@ -11,7 +11,6 @@ after the tokens before it (and the truncation) took effect, as in the kernel.
 
 from __future__ import annotations
 
-import dataclasses
 import errno
 import fnmatch
 import itertools
@@ -24,8 +23,8 @@ from pathlib import Path
 
 from ftlab.errors import FtlabError
 from ftlab.ftrace.filter import apply_filter
-from ftlab.ftrace.tracers import CLOCKS, OPTIONS, TRACERS
-from ftlab.trace.events import GraphExitEvent, TraceEvent, merge_cpus
+from ftlab.ftrace.tracers import OPTIONS, TRACERS, clocks
+from ftlab.trace.events import TraceEvent, merge_cpus
 from ftlab.trace.output import RAW_CLOCKS, TraceContext, message_text
 from ftlab.tracefs import events as tev
 from ftlab.tracefs.lab import PAGE_SIZE, Lab, LabInstance, shown_kb
@@ -108,8 +107,10 @@ tracing mini-HOWTO (ftlab tracefs: ftrace on emulated harts running real guest c
 \t\t\t  longer writes over several events)
 
   trace_clock\t\t- change the clock used to order events
+       local:     this CPU's guest time: its retired instructions at 1 GHz
+       global, uptime, perf, mono, mono_raw, boot, tai (x86-tsc on x86_64):
+                  the same guest time (ftlab has one time source per CPU)
        counter:   Not a clock, but just an increment
-       local:     Per cpu clock but may not be synced across CPUs
 
   trace_marker\t\t- Writes into this file writes into the kernel buffer
   tracing_cpumask\t- Limit which CPUs to trace
@@ -620,7 +621,8 @@ class Tracefs:
         if name == "tracing_on":
             return f"{int(inst.tracing_on)}\n"
         if name == "trace_clock":
-            return " ".join(f"[{c}]" if c == inst.clock else c for c in CLOCKS) + "\n"
+            return " ".join(f"[{c}]" if c == inst.clock else c
+                            for c in clocks(self.lab.machine.arch)) + "\n"
         if name == "trace_options":
             return "".join(f"{'' if self._option(inst, o) else 'no'}{o}\n" for o in ALL_OPTIONS)
         if name == "buffer_size_kb":
@@ -696,14 +698,9 @@ class Tracefs:
                 f"now ts: {ts(self.lab.now(inst))}\ndropped events: 0\n"
                 f"read events: {inst.accounts[cpu].read_events}\n")
 
-    def _ns(self, ticks: int) -> int:
-        return self.lab.host_clock().ns(ticks)
-
-    def _to_ns(self, ev: TraceEvent) -> TraceEvent:
-        changes = {"ts": self._ns(ev.ts)}
-        if isinstance(ev, GraphExitEvent):
-            changes.update(calltime=self._ns(ev.calltime), rettime=self._ns(ev.rettime))
-        return dataclasses.replace(ev, **changes)
+    @staticmethod
+    def _ns(ticks: int) -> int:
+        return ticks  # the guest time is in ns already (ftlab/ftrace/guest_time.py)
 
     def _settings(self, inst: LabInstance) -> ViewSettings:
         lab = self.lab
@@ -733,12 +730,9 @@ class Tracefs:
                     buffers: list | None = None) -> str:
         with self.lab.lock.fs():
             settings = self._settings(inst)
-            local = inst.clock == "local"
         if buffers is None:
             buffers = self.lab.snapshot(inst, cpus)
         events = merge_cpus(buffers)
-        if local:
-            events = [self._to_ns(e) for e in events]
         events = filter_events(events, EventFilter(settings, self.lab.func_name))
         return render_trace(events, self._context(inst, buffers), settings.tracer)
 
@@ -778,7 +772,7 @@ class Tracefs:
         if not peeked or not peeked[0].events:
             return b""
         p = peeked[0]
-        evs = [self._to_ns(e) for e in p.events] if inst.clock == "local" else p.events
+        evs = p.events
         ctx = self._context(inst)
         page, taken = one_page(evs, lambda ev: message_text(ctx, ev), inst.subbuf_kb * 1024)
         lab.consume(inst, p, taken)
@@ -796,10 +790,9 @@ class Tracefs:
         if not isinstance(state, PipeState):
             state = inst.pipe_state = PipeState(settings, EventFilter(settings, lab.func_name))
         state.settings = state.filter.settings = settings
-        local = inst.clock == "local"
         lists, owner = [], {}
         for p in peeked:
-            evs = [self._to_ns(e) for e in p.events] if local else list(p.events)
+            evs = list(p.events)
             for e in evs:
                 owner[id(e)] = p
             if evs:
@@ -884,7 +877,7 @@ class Tracefs:
                 self._quiet(lambda: (self.lab.quiesce(), inst.reset()))
             inst.set_tracing_on(on)
         elif name == "trace_clock":
-            if word not in CLOCKS:
+            if word not in clocks(lab.machine.arch):
                 raise _oserror(errno.EINVAL, f"no trace clock '{word}'")
             self._quiet(lambda: lab.set_clock(inst, word))
         elif name == "trace_options":
