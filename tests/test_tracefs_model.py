@@ -263,6 +263,28 @@ def test_trace_clock(fs, lab):
     assert all(re.search(r" \d+: ", line) for line in body(fs.read("/trace")))
 
 
+def test_guest_time_runs_only_while_used(fs, lab):
+    """The guest-time hooks (a Python call per block) are attached only while an instance
+    uses a time clock or function_graph; detached, the time stands still."""
+    fs.write("/current_tracer", "function_graph")
+    gt = lab.machine.guest_time
+    assert gt.hooks
+    lab.step(2)
+    t = gt.now(0)
+    assert t > 0
+    fs.write("/current_tracer", "function")
+    assert not gt.hooks
+    lab.step(2)
+    assert gt.now(0) == t
+    fs.mkdir("/instances/x")
+    fs.write("/instances/x/trace_clock", "mono")
+    assert gt.hooks
+    lab.step(1)
+    assert gt.now(0) > t
+    fs.rmdir("/instances/x")
+    assert not gt.hooks
+
+
 def test_trace_marker(fs, lab):
     assert fs.write("/trace_marker", "hello", pid=4242) == 5
     fs.comms[4242] = "myshell"

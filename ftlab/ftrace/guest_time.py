@@ -5,8 +5,10 @@ every run and an empty function takes a few ns.
 A block hook per hart counts the instructions it runs (ftlab.machine.counting.BlockCounter);
 a code hook on the guest's `ftlab_local_clock` stores that hart's count, exact to the
 instruction (the block's instructions from the hooked one on are taken back), in
-`ftlab_guest_clock[cpu]`, which the function then returns. Installed on demand (a clock other
-than `counter`, or the function_graph tracer): the block hook costs a Python call per block.
+`ftlab_guest_clock[cpu]`, which the function then returns. The hooks are attached while some
+trace instance needs them (a clock other than `counter`, or the function_graph tracer): the
+block hook costs a Python call per block. Detached, the counts stand still (guest time only
+runs while someone reads it) and go on from there when attached again.
 """
 
 from __future__ import annotations
@@ -30,13 +32,23 @@ class GuestTime:
         self.cs = capstone.Cs(arch.cs_arch, arch.cs_mode)
         self.cache: dict[tuple[int, int], tuple[int, ...]] = {}
         self.counters: dict[int, BlockCounter] = {}
-        for hart in machine.harts:
-            self._install(hart)
+        self.users: set[int] = set()
+        self.hooks: list[tuple[Hart, tuple[int, int]]] = []
 
-    def _install(self, hart: Hart) -> None:
-        counter = BlockCounter(self.cs, self.cache)
-        self.counters[hart.id] = counter
-        hart.uc.hook_add(UC_HOOK_BLOCK, counter.hook)
+    def use(self, user: object, needed: bool) -> None:
+        """`user` (a trace instance) needs guest time or no longer does."""
+        if needed:
+            self.users.add(id(user))
+        else:
+            self.users.discard(id(user))
+        if self.users and not self.hooks:
+            for hart in self.machine.harts:
+                self._attach(hart)
+        elif not self.users and self.hooks:
+            self._detach()
+
+    def _attach(self, hart: Hart) -> None:
+        counter = self.counters.setdefault(hart.id, BlockCounter(self.cs, self.cache))
         slot = self.slots + 8 * hart.id
         mem = self.machine.mem
 
@@ -44,8 +56,10 @@ class GuestTime:
             ahead = len(counter.last) - counter.last.index(addr) if addr in counter.last else 0
             mem.set_u64(slot, (counter.total - ahead) * NS_PER_INSN)
 
-        hart.uc.hook_add(UC_HOOK_CODE, on_read, begin=self.reader, end=self.reader)
+        block = hart.uc.hook_add(UC_HOOK_BLOCK, counter.hook)
+        code = hart.uc.hook_add(UC_HOOK_CODE, on_read, begin=self.reader, end=self.reader)
         hart.uc.ctl_flush_tb()  # blocks translated before the hooks would not call them
+        self.hooks.append((hart, (block, code)))
         inner = hart.run
 
         def run(count: int):
@@ -54,6 +68,15 @@ class GuestTime:
             return stop
 
         hart.run = run  # type: ignore[method-assign]
+
+    def _detach(self) -> None:
+        for hart, handles in self.hooks:
+            for handle in handles:
+                hart.uc.hook_del(handle)
+            hart.uc.ctl_flush_tb()
+            if "run" in vars(hart):
+                del hart.run
+        self.hooks = []
 
     def now(self, cpu: int) -> int:
         """The guest time of `cpu` between slices, in ns."""

@@ -68,12 +68,20 @@ class TraceInstance:
         valid = clocks(self.machine.arch)
         if clock not in valid:
             raise UsageError(f"unknown trace clock '{clock}'; valid: {', '.join(valid)}")
-        if clock != "counter":
-            from ftlab.ftrace.guest_time import guest_time
-
-            guest_time(self.machine)
         self.clock = clock
         self._set(abi.TA_CLOCK, clock_id(clock))
+        self._update_guest_time()
+
+    def _update_guest_time(self) -> None:
+        """Time clocks and function_graph's durations read the guest time: keep it running
+        while this instance uses one of them."""
+        from ftlab.ftrace.guest_time import guest_time
+
+        needed = getattr(self, "clock", "counter") != "counter" or (
+            getattr(self, "tracer", "nop") == "function_graph")
+        gt = getattr(self.machine, "guest_time", None)
+        if needed or gt is not None:
+            guest_time(self.machine).use(self, needed)
 
     def set_tracing_on(self, on: bool) -> None:
         self._set(abi.TA_TRACING_ON, 1 if on else 0)
@@ -123,14 +131,11 @@ class TraceInstance:
             raise UsageError(f"unknown tracer '{tracer}'; valid: {', '.join(TRACERS)}")
         if tracer == self.tracer:
             return
-        if tracer == "function_graph":  # graph durations come from the guest time
-            from ftlab.ftrace.guest_time import guest_time
-
-            guest_time(self.machine)
         ops = self._ops_for_filters()
         if ops.registered:
             self.ftrace.unregister(ops)
         self.tracer = tracer
+        self._update_guest_time()
         if tracer == "nop":
             return
         ops.func = self.machine.image.addr(_TRACER_FUNCS[tracer])

@@ -517,6 +517,7 @@ class Lab:
         self.quiesce(patching=True)
         inst.set_tracer("nop")
         inst.set_tracing_on(False)
+        guest_time(self.machine).use(inst, False)  # its clock no longer needs the guest time
         inst.removed = True
         del self.instances[name]
         data = [(inst.rb_field(cpu, abi.RB_DATA), inst.sizes[cpu]) for cpu in range(inst.ncpus)]
