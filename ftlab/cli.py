@@ -77,7 +77,8 @@ def _add_trace_args(p: argparse.ArgumentParser) -> None:
                    help="set_ftrace_notrace glob (repeatable)")
     p.add_argument("--option", action="append", default=[], metavar="NAME",
                    help=f"trace option: {', '.join(OPTIONS)}")
-    p.add_argument("--clock", default="counter", help=", ".join(CLOCKS))
+    p.add_argument("--clock", default="counter",
+                   help=", ".join(CLOCKS) + " (x86-tsc on x86_64 too)")
     p.add_argument("--format", default="text", help=", ".join(FORMATS))
     p.add_argument("--buffer-size-kb", type=int, default=1408, help="per-CPU buffer size")
     p.add_argument("--max-graph-depth", type=int, default=0, help="function_graph depth limit")
@@ -164,6 +165,8 @@ def cmd_trace(ns: argparse.Namespace) -> int:
     from ftlab.tracing import TraceConfig, TraceSession, write_output
 
     get_scheme(ns.arch, ns.scheme)
+    if ns.format == "dat" and not ns.output and sys.stdout.isatty():
+        raise UsageError("a binary trace (--format dat) needs -o FILE or a pipe, not a terminal")
     config = TraceConfig(tracer=ns.tracer, filters=ns.filter, notrace=ns.notrace,
                          options=ns.option, clock=ns.clock, buffer_kb=ns.buffer_size_kb,
                          max_graph_depth=ns.max_graph_depth)

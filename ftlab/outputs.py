@@ -146,6 +146,45 @@ def write_text(path: str, data: str) -> None:
         raise rescue(data, path, err) from None
 
 
+def write_bytes(path: str, data: bytes) -> None:
+    """Write a binary result (trace.dat) to `path` ('-': stdout), atomically when it is a
+    regular file. A terminal is refused: binary data there helps nobody."""
+    if is_stdout(path):
+        if sys.stdout.isatty():
+            raise UsageError("a binary trace (--format dat) needs -o FILE or a pipe, "
+                             "not a terminal")
+        sys.stdout.flush()
+        try:
+            sys.stdout.buffer.write(data)
+            sys.stdout.buffer.flush()
+        except BrokenPipeError:
+            silence_stdout()
+            raise
+        except OSError as err:
+            raise FtlabError(f"could not write the trace to stdout: {err.strerror}") from None
+        return
+    p = Path(path)
+    try:
+        if _atomic_ok(p):
+            real = Path(os.path.realpath(p))
+            fd, tmp = tempfile.mkstemp(prefix=f".{real.name}.", suffix=".tmp", dir=_parent(real))
+            try:
+                with os.fdopen(fd, "wb") as f:
+                    f.write(data)
+                    f.flush()
+                    os.fsync(f.fileno())
+                os.chmod(tmp, 0o666 & ~_umask())
+                os.replace(tmp, real)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+        else:
+            with open(p, "wb") as f:
+                f.write(data)
+    except OSError as err:
+        raise FtlabError(f"could not write {path}: {err.strerror}") from None
+
+
 def write_stdout(data: str) -> None:
     """Print a result; if stdout fails (a full disk), rescue it. A closed pipe (`| head`)
     is not an error of ours: the reader had what it wanted."""

@@ -3,9 +3,7 @@ format what the guest's ring buffers hold."""
 
 from __future__ import annotations
 
-import dataclasses
 import sys
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +16,6 @@ from ftlab.machine.machine import DEFAULT_MAX_INSNS, Machine, Scheduler
 from ftlab.machine.task import Task
 from ftlab.session import RunResult, check_returnable, entry_args, load
 from ftlab.trace.events import (
-    GraphExitEvent,
     TraceEvent,
     merge_cpus,
     read_trace_array,
@@ -31,7 +28,7 @@ from ftlab.trace.output import (
     format_json,
 )
 
-FORMATS = ("text", "json", "chrome")
+FORMATS = ("text", "json", "chrome", "dat")
 
 
 @dataclass
@@ -43,28 +40,6 @@ class TraceConfig:
     clock: str = "counter"
     buffer_kb: int = DEFAULT_BUFFER_KB
     max_graph_depth: int = 0
-
-
-class LocalClock:
-    """The `local` clock: the guest reads its hardware counter (rdtsc, cntvct_el0, rdcycle);
-    ticks become nanoseconds since the machine started through a host-time calibration."""
-
-    def __init__(self, image: Image) -> None:
-        # a machine of its own, so the traced run's tasks keep pids 100, 101, ...
-        self.machine = Machine(image, harts=1)
-        t0, c0 = time.perf_counter_ns(), self._read()
-        time.sleep(0.02)
-        t1, c1 = time.perf_counter_ns(), self._read()
-        self.base = c0
-        self.ns_per_tick = (t1 - t0) / max(1, c1 - c0)
-
-    def _read(self) -> int:
-        task = self.machine.spawn("ftlab_read_cycles", comm="clock-calib")
-        Scheduler(self.machine).run()
-        return task.result or 0
-
-    def ns(self, ticks: int) -> int:
-        return int((ticks - self.base) * self.ns_per_tick) if ticks >= self.base else 0
 
 
 def symbolizers(image: Image) -> tuple:
@@ -85,12 +60,14 @@ def symbolizers(image: Image) -> tuple:
     return sym, symoff
 
 
-def write_output(text: str, result: RunResult, output: str | None) -> int:
+def write_output(text: str | bytes, result: RunResult, output: str | None) -> int:
     """Print (or save) what was recorded, even after a fault; then faults and results."""
-    from ftlab.outputs import is_stdout, write_stdout, write_text
+    from ftlab.outputs import is_stdout, write_bytes, write_stdout, write_text
 
     try:
-        if output:
+        if isinstance(text, bytes):
+            write_bytes(output or "-", text)
+        elif output:
             write_text(output, text)
         else:
             write_stdout(text)
@@ -115,9 +92,6 @@ class TraceSession:
         self.image: Image = load(sources, arch, scheme=self.scheme.name)
         self.machine = Machine(self.image, harts=harts, max_insns=max_insns)
         self.seed = seed
-        self.clock: LocalClock | None = None
-        if self.config.clock == "local":
-            self.clock = LocalClock(self.image)
         self.ftrace = Ftrace(self.machine, self.scheme)
         self.ftrace.boot()
         cfg = self.config
@@ -148,17 +122,7 @@ class TraceSession:
                                 len(self.machine.harts), consume=consume)[1]
 
     def events(self) -> list[TraceEvent]:
-        events = merge_cpus(self.buffers())
-        if self.clock is not None:
-            events = [self._to_ns(e) for e in events]
-        return events
-
-    def _to_ns(self, ev: TraceEvent) -> TraceEvent:
-        ns = self.clock.ns  # type: ignore[union-attr]
-        changes = {"ts": ns(ev.ts)}
-        if isinstance(ev, GraphExitEvent):
-            changes.update(calltime=ns(ev.calltime), rettime=ns(ev.rettime))
-        return dataclasses.replace(ev, **changes)
+        return merge_cpus(self.buffers())
 
     def context(self) -> TraceContext:
         comms = {t.pid: t.comm for t in self.machine.tasks}
@@ -168,7 +132,9 @@ class TraceSession:
             self.buffers(), sym, comm=lambda pid: comms.get(pid, "<...>"),
             ncpus=len(self.machine.harts), clock=self.config.clock, symoff=symoff)
 
-    def render(self, fmt: str) -> str:
+    def render(self, fmt: str) -> str | bytes:
+        if fmt == "dat":
+            return self.render_dat()
         events, ctx = self.events(), self.context()
         if fmt == "json":
             text = format_json(events, ctx)
@@ -179,3 +145,26 @@ class TraceSession:
         else:
             text = format_function_trace(events, ctx, tracer=self.config.tracer)
         return text if not text or text.endswith("\n") else text + "\n"
+
+    def render_dat(self) -> bytes:
+        """trace-cmd's trace.dat (version 6) of the per-CPU buffers."""
+        from ftlab.trace.dat import DatInput, write_dat
+        from ftlab.trace.output import message_text
+
+        ctx = self.context()
+        cpu_events: list[list[TraceEvent]] = [[] for _ in self.machine.harts]
+        for buf in self.buffers():
+            cpu_events[buf.cpu] = buf.events
+        funcs = [(s.addr, s.name) for s in self.image.symbols.values() if s.is_func]
+        return write_dat(DatInput(
+            ncpus=len(self.machine.harts), cpu_events=cpu_events, symbols=funcs,
+            comms={t.pid: t.comm for t in self.machine.tasks},
+            clock_file=clock_file(self.config.clock, self.image.arch),
+            message=lambda ev: message_text(ctx, ev)))
+
+
+def clock_file(chosen: str, arch) -> str:
+    """The trace_clock file: every clock, the chosen one in brackets."""
+    from ftlab.ftrace.tracers import clocks
+
+    return " ".join(f"[{c}]" if c == chosen else c for c in clocks(arch)) + "\n"

@@ -117,12 +117,14 @@ def check_choice(what: str, value: str, valid: Sequence[str]) -> None:
 
 
 def _check_trace_choices(ns: argparse.Namespace) -> None:
-    from ftlab.ftrace.tracers import CLOCKS, OPTIONS, TRACERS
+    from ftlab.arch import get_arch
+    from ftlab.ftrace.tracers import CLOCKS, OPTIONS, TRACERS, clocks
     from ftlab.tracing import FORMATS
 
     check_choice("tracer", ns.tracer, TRACERS)
     check_choice("format", ns.format, FORMATS)
-    check_choice("trace clock", ns.clock, list(CLOCKS))
+    arch = getattr(ns, "arch", None)
+    check_choice("trace clock", ns.clock, list(clocks(get_arch(arch)) if arch else CLOCKS))
     for opt in ns.option:
         check_choice("trace option", opt, list(OPTIONS))
 

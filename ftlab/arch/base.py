@@ -90,6 +90,7 @@ class ArchInfo:
     undefined_insn: bytes = b""
     # Unicorn leaves pc past the faulting block on this ISA's illegal-instruction exception
     imprecise_illegal_pc: bool = False
+    trace_clocks: tuple[str, ...] = ()  # the arch's own trace clocks after the generic ones
     extra_hart_setup: tuple[tuple[str, int], ...] = ()  # (register, value) written on a new hart
     endian: str = "little"  # byte order of data in guest memory ("little" or "big")
     insns: InsnClasses | None = None

@@ -8,7 +8,19 @@ from ftlab.ftrace.core import Ftrace, FtraceOps
 from ftlab.guest import abi as gabi
 
 TRACERS = ("nop", "function", "function_graph")
-CLOCKS = {"counter": abi.TRACE_CLOCK_COUNTER, "local": abi.TRACE_CLOCK_LOCAL}
+# the kernel's trace_clocks[] order (kernel/trace/trace.c); an arch adds its own after them
+# (ArchInfo.trace_clocks: x86-tsc). Every clock but `counter` reads the guest time
+# (ftlab/ftrace/guest_time.py: retired instructions at 1 GHz).
+CLOCKS = ("local", "global", "counter", "uptime", "perf", "mono", "mono_raw", "boot", "tai")
+
+
+def clocks(arch) -> tuple[str, ...]:
+    """The trace_clock list of `arch` (an ArchInfo)."""
+    return CLOCKS + tuple(arch.trace_clocks)
+
+
+def clock_id(clock: str) -> int:
+    return abi.TRACE_CLOCK_COUNTER if clock == "counter" else abi.TRACE_CLOCK_LOCAL
 OPTIONS = {
     "func_stack_trace": abi.TRACE_ITER_FUNC_STACK_TRACE,
     "stacktrace": abi.TRACE_ITER_STACKTRACE,
@@ -53,10 +65,23 @@ class TraceInstance:
         return self.machine.mem.u64(self.addr + off)
 
     def set_clock(self, clock: str) -> None:
-        if clock not in CLOCKS:
-            raise UsageError(f"unknown trace clock '{clock}'; valid: {', '.join(CLOCKS)}")
+        valid = clocks(self.machine.arch)
+        if clock not in valid:
+            raise UsageError(f"unknown trace clock '{clock}'; valid: {', '.join(valid)}")
         self.clock = clock
-        self._set(abi.TA_CLOCK, CLOCKS[clock])
+        self._set(abi.TA_CLOCK, clock_id(clock))
+        self._update_guest_time()
+
+    def _update_guest_time(self) -> None:
+        """Time clocks and function_graph's durations read the guest time: keep it running
+        while this instance uses one of them."""
+        from ftlab.ftrace.guest_time import guest_time
+
+        needed = getattr(self, "clock", "counter") != "counter" or (
+            getattr(self, "tracer", "nop") == "function_graph")
+        gt = getattr(self.machine, "guest_time", None)
+        if needed or gt is not None:
+            guest_time(self.machine).use(self, needed)
 
     def set_tracing_on(self, on: bool) -> None:
         self._set(abi.TA_TRACING_ON, 1 if on else 0)
@@ -110,6 +135,7 @@ class TraceInstance:
         if ops.registered:
             self.ftrace.unregister(ops)
         self.tracer = tracer
+        self._update_guest_time()
         if tracer == "nop":
             return
         ops.func = self.machine.image.addr(_TRACER_FUNCS[tracer])

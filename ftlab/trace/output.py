@@ -192,6 +192,12 @@ def _message(ctx: TraceContext, ev: BprintEvent | PrintEvent) -> str:
     return bprint_message(ev, ctx.sym, ctx.frame)
 
 
+def message_text(ctx: TraceContext, ev: TraceEvent) -> str:
+    """A trace_marker or printk event's message, as the text trace prints it."""
+    assert isinstance(ev, BprintEvent | PrintEvent)
+    return _message(ctx, ev)
+
+
 def event_body(ctx: TraceContext, ev: TraceEvent) -> str:
     """The text after the context prefix (the event's trace() output), newline included.
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from ftlab.errors import FtlabError
 from ftlab.ftrace import abi
 from ftlab.ftrace.core import Ftrace
+from ftlab.ftrace.guest_time import guest_time
 from ftlab.ftrace.schemes import get_scheme
 from ftlab.ftrace.tracers import DEFAULT_BUFFER_KB, TraceInstance
 from ftlab.guest import abi as gabi
@@ -31,7 +32,6 @@ from ftlab.machine.task import Task, TaskState
 from ftlab.session import check_returnable, entry_args, load
 from ftlab.trace.events import CpuBuffer, TraceEvent, read_cpu_buffer
 from ftlab.tracefs import events as tev
-from ftlab.tracing import LocalClock
 
 PAGE_SIZE = 4096
 TRACE_MARKER_MAX_SIZE = 4096  # kernel/trace/trace.h
@@ -148,20 +148,6 @@ class BufferPool:
 
     def free_data(self, addr: int, size: int) -> None:
         self.free.setdefault(size, []).append(addr)
-
-
-class HostClock(LocalClock):
-    """The `local` clock's calibration, which also tells the guest's tick count now (for
-    trace_marker events written from Python)."""
-
-    def _read(self) -> int:
-        value = super()._read()
-        self.anchor = (time.perf_counter_ns(), value)
-        return value
-
-    def ticks_now(self) -> int:
-        t, c = self.anchor
-        return c + int((time.perf_counter_ns() - t) / max(self.ns_per_tick, 1e-9))
 
 
 class LabInstance(TraceInstance):
@@ -379,7 +365,6 @@ class Lab:
         self.faults: list[object] = []
         self.on_fault: Callable[[Task], None] | None = None
         self.driver_running = False
-        self.clock: HostClock | None = None
         self._done: dict[int, int] = {}
         self._counter = image.addr("trace_clock_counter")
         windows = [(r.site.start, r.site.start + r.site.size) for r in self.ftrace.records]
@@ -532,6 +517,7 @@ class Lab:
         self.quiesce(patching=True)
         inst.set_tracer("nop")
         inst.set_tracing_on(False)
+        guest_time(self.machine).use(inst, False)  # its clock no longer needs the guest time
         inst.removed = True
         del self.instances[name]
         data = [(inst.rb_field(cpu, abi.RB_DATA), inst.sizes[cpu]) for cpu in range(inst.ncpus)]
@@ -582,30 +568,27 @@ class Lab:
         return name
 
     # --- clocks -------------------------------------------------------------------------------
-    def host_clock(self) -> HostClock:
-        if self.clock is None:
-            self.clock = HostClock(self.image)
-        return self.clock
-
     def set_clock(self, inst: LabInstance, clock: str) -> None:
-        if clock == "local":
-            self.host_clock()
         self.quiesce()
         inst.set_clock(clock)
         inst.reset()  # tracing_set_clock resets the buffers
 
-    def now(self, inst: LabInstance) -> int:
-        """The instance's trace clock as the guest would read it now."""
+    def now(self, inst: LabInstance, cpu: int | None = None) -> int:
+        """The instance's trace clock as the guest would read it now (between slices): the
+        counter, or the guest time of `cpu` (default: the latest of the harts)."""
         if inst.clock == "counter":
             return self.machine.mem.u64(self._counter)
-        return self.host_clock().ticks_now()
+        gt = guest_time(self.machine)
+        if cpu is not None:
+            return gt.now(cpu)
+        return max(gt.now(h.id) for h in self.machine.harts)
 
-    def _clock_tick(self, inst: LabInstance) -> int:
+    def _clock_tick(self, inst: LabInstance, cpu: int | None = None) -> int:
         if inst.clock == "counter":
             value = self.machine.mem.u64(self._counter) + 1
             self.machine.mem.set_u64(self._counter, value)
             return value
-        return self.host_clock().ticks_now()
+        return self.now(inst, cpu)
 
     def _fork(self, parent: Task) -> None:
         """`parent` forks a task that calls the entry once and exits. The forked tasks'
@@ -855,7 +838,7 @@ class Lab:
 
     def _write_event(self, inst: LabInstance, cpu: int, etype: int, payload: bytes,
                      pid: int) -> None:
-        ts = self._clock_tick(inst)
+        ts = self._clock_tick(inst, cpu)
         if self._writing(cpu) or self.pending:
             self.pending.append(_Pending(inst, cpu, etype, payload, pid, ts))
             return
@@ -954,10 +937,9 @@ class Lab:
             text += b"\n"
         payload = 16 + len(text) + 1
         length = (abi.ENTRY_HEADER + payload + 7) & ~7
-        ts = self._clock_tick(inst)
+        ts = self._clock_tick(inst, cpu)
         if inst.clock != "counter":
-            # the host-time extrapolation can lag the guest's own counter reads: a marker
-            # written now is never older than what the guest already recorded
+            # a marker written now is never older than what the guest already recorded
             latest = [e.ts for c in range(inst.ncpus)
                       for e in read_cpu_buffer(mem.read, inst.buffers[c]).events[-1:]]
             ts = max([ts, *(t + 1 for t in latest)])

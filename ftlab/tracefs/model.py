@@ -11,7 +11,6 @@ after the tokens before it (and the truncation) took effect, as in the kernel.
 
 from __future__ import annotations
 
-import dataclasses
 import errno
 import fnmatch
 import itertools
@@ -24,9 +23,9 @@ from pathlib import Path
 
 from ftlab.errors import FtlabError
 from ftlab.ftrace.filter import apply_filter
-from ftlab.ftrace.tracers import CLOCKS, OPTIONS, TRACERS
-from ftlab.trace.events import GraphExitEvent, TraceEvent, merge_cpus
-from ftlab.trace.output import RAW_CLOCKS, TraceContext
+from ftlab.ftrace.tracers import OPTIONS, TRACERS, clocks
+from ftlab.trace.events import TraceEvent, merge_cpus
+from ftlab.trace.output import RAW_CLOCKS, TraceContext, message_text
 from ftlab.tracefs import events as tev
 from ftlab.tracefs.lab import PAGE_SIZE, Lab, LabInstance, shown_kb
 from ftlab.tracefs.render import (
@@ -74,7 +73,8 @@ TOP_FILES = {
     "saved_cmdlines": 0o440,
     "function_profile_enabled": 0o640,
 }
-CPU_FILES = {"trace": 0o640, "trace_pipe": 0o440, "buffer_size_kb": 0o640, "stats": 0o440}
+CPU_FILES = {"trace": 0o640, "trace_pipe": 0o440, "trace_pipe_raw": 0o440,
+             "buffer_size_kb": 0o640, "stats": 0o440}
 EVENTS_TOP_FILES = {"enable": 0o640, "header_page": 0o440, "header_event": 0o440}
 EVENT_FILES = {"enable": 0o640, "filter": 0o640, "trigger": 0o640, "format": 0o440,
                "id": 0o440}
@@ -107,8 +107,10 @@ tracing mini-HOWTO (ftlab tracefs: ftrace on emulated harts running real guest c
 \t\t\t  longer writes over several events)
 
   trace_clock\t\t- change the clock used to order events
+       local:     this CPU's guest time: its retired instructions at 1 GHz
+       global, uptime, perf, mono, mono_raw, boot, tai (x86-tsc on x86_64):
+                  the same guest time (ftlab has one time source per CPU)
        counter:   Not a clock, but just an increment
-       local:     Per cpu clock but may not be synced across CPUs
 
   trace_marker\t\t- Writes into this file writes into the kernel buffer
   tracing_cpumask\t- Limit which CPUs to trace
@@ -118,7 +120,7 @@ tracing mini-HOWTO (ftlab tracefs: ftrace on emulated harts running real guest c
 \t\t\t  Disable an option by prefixing 'no' to the
 \t\t\t  option name
   options/\t\t- One file per option, 0 or 1
-  per_cpu/cpuN/\t\t- trace, trace_pipe, buffer_size_kb and stats of one CPU
+  per_cpu/cpuN/\t\t- trace, trace_pipe, trace_pipe_raw, buffer_size_kb and stats of one CPU
   saved_cmdlines\t- the pid and comm of every task seen
 
   available_filter_functions - list of functions that can be filtered on
@@ -411,7 +413,7 @@ class Tracefs:
             h = Handle(path, node, inst, flags, pid)
             if h.writing:
                 self._open_for_write(h, bool(flags & os.O_TRUNC))
-            if node.name == "trace_pipe" and h.reading:
+            if node.name in ("trace_pipe", "trace_pipe_raw") and h.reading:
                 h.pipe = True
                 inst.pipe_readers += 1
             inst.open_traces += 1  # trace_array_get(): rmdir answers EBUSY
@@ -619,7 +621,8 @@ class Tracefs:
         if name == "tracing_on":
             return f"{int(inst.tracing_on)}\n"
         if name == "trace_clock":
-            return " ".join(f"[{c}]" if c == inst.clock else c for c in CLOCKS) + "\n"
+            return " ".join(f"[{c}]" if c == inst.clock else c
+                            for c in clocks(self.lab.machine.arch)) + "\n"
         if name == "trace_options":
             return "".join(f"{'' if self._option(inst, o) else 'no'}{o}\n" for o in ALL_OPTIONS)
         if name == "buffer_size_kb":
@@ -695,14 +698,9 @@ class Tracefs:
                 f"now ts: {ts(self.lab.now(inst))}\ndropped events: 0\n"
                 f"read events: {inst.accounts[cpu].read_events}\n")
 
-    def _ns(self, ticks: int) -> int:
-        return self.lab.host_clock().ns(ticks)
-
-    def _to_ns(self, ev: TraceEvent) -> TraceEvent:
-        changes = {"ts": self._ns(ev.ts)}
-        if isinstance(ev, GraphExitEvent):
-            changes.update(calltime=self._ns(ev.calltime), rettime=self._ns(ev.rettime))
-        return dataclasses.replace(ev, **changes)
+    @staticmethod
+    def _ns(ticks: int) -> int:
+        return ticks  # the guest time is in ns already (ftlab/ftrace/guest_time.py)
 
     def _settings(self, inst: LabInstance) -> ViewSettings:
         lab = self.lab
@@ -732,18 +730,17 @@ class Tracefs:
                     buffers: list | None = None) -> str:
         with self.lab.lock.fs():
             settings = self._settings(inst)
-            local = inst.clock == "local"
         if buffers is None:
             buffers = self.lab.snapshot(inst, cpus)
         events = merge_cpus(buffers)
-        if local:
-            events = [self._to_ns(e) for e in events]
         events = filter_events(events, EventFilter(settings, self.lab.func_name))
         return render_trace(events, self._context(inst, buffers), settings.tracer)
 
     def _pipe_read(self, h: Handle, size: int,
                    interrupted: Callable[[], bool] | None) -> bytes:
-        size = max(1, min(size, PAGE_SIZE - 1))  # the kernel hands out at most a page a read
+        raw = h.node.name == "trace_pipe_raw"
+        # the kernel hands out at most a page a read (trace_pipe_raw: one whole page)
+        size = max(1, min(size, h.inst.subbuf_kb * 1024 if raw else PAGE_SIZE - 1))
         if h.leftover:
             out, h.leftover = h.leftover[:size], h.leftover[size:]
             return out
@@ -751,9 +748,9 @@ class Tracefs:
             with self.lab.lock.fs():
                 if h.inst.removed:
                     return b""
-                text = self._pipe_fill(h, size)
+                text = self._raw_fill(h) if raw else self._pipe_fill(h, size).encode()
             if text:
-                data = text.encode()
+                data = text
                 h.leftover = data[size:]
                 return data[:size]
             if h.flags & os.O_NONBLOCK:
@@ -763,6 +760,23 @@ class Tracefs:
             if self.lab.lock.stopped:
                 return b""
             self.lab.wait_for_progress(0.05)
+
+    def _raw_fill(self, h: Handle) -> bytes:
+        """trace_pipe_raw: consume the oldest events of the CPU that fill one ring-buffer
+        page in the kernel's layout (header_page/header_event), unfiltered as the kernel's."""
+        from ftlab.trace.dat import one_page  # it reads the formats of ftlab.tracefs.events
+
+        lab, inst, cpu = self.lab, h.inst, h.node.cpu or 0
+        lab.quiesce()
+        peeked = lab.peek(inst, [cpu], PIPE_BATCH)
+        if not peeked or not peeked[0].events:
+            return b""
+        p = peeked[0]
+        evs = p.events
+        ctx = self._context(inst)
+        page, taken = one_page(evs, lambda ev: message_text(ctx, ev), inst.subbuf_kb * 1024)
+        lab.consume(inst, p, taken)
+        return page
 
     def _pipe_fill(self, h: Handle, size: int) -> str:
         """Consume the oldest events that print in `size` bytes (at least one)."""
@@ -776,10 +790,9 @@ class Tracefs:
         if not isinstance(state, PipeState):
             state = inst.pipe_state = PipeState(settings, EventFilter(settings, lab.func_name))
         state.settings = state.filter.settings = settings
-        local = inst.clock == "local"
         lists, owner = [], {}
         for p in peeked:
-            evs = [self._to_ns(e) for e in p.events] if local else list(p.events)
+            evs = list(p.events)
             for e in evs:
                 owner[id(e)] = p
             if evs:
@@ -864,7 +877,7 @@ class Tracefs:
                 self._quiet(lambda: (self.lab.quiesce(), inst.reset()))
             inst.set_tracing_on(on)
         elif name == "trace_clock":
-            if word not in CLOCKS:
+            if word not in clocks(lab.machine.arch):
                 raise _oserror(errno.EINVAL, f"no trace clock '{word}'")
             self._quiet(lambda: lab.set_clock(inst, word))
         elif name == "trace_options":

@@ -16,6 +16,7 @@ REGS["gs_base"] = X.UC_X86_REG_GS_BASE
 
 ARCH = ArchInfo(
     name="x86_64",
+    trace_clocks=("x86-tsc",),  # arch/x86/include/asm/trace_clock.h ARCH_TRACE_CLOCKS
     aliases=("x86-64", "amd64"),
     bits=64,
     zig_target="x86_64-freestanding",

@@ -161,11 +161,23 @@ u64 ftlab_read_cycles(void)
 	return arch_read_cycles();
 }
 
+/* Deterministic guest time, in ns: each CPU's retired instructions at a nominal 1 GHz. The
+ * machine (ftlab/ftrace/guest_time.py) stores this CPU's count into its slot when a hart
+ * enters ftlab_local_clock, so the value is exact to the instruction; without the machine's
+ * hook the slots stay 0. */
+u64 ftlab_guest_clock[FTLAB_MAX_CPUS];
+
+notrace noinline u64 ftlab_local_clock(void)
+{
+	return __atomic_load_n(&ftlab_guest_clock[this_cpu()->cpu], __ATOMIC_RELAXED);
+}
+
+/* every clock but `counter` reads the guest time (trace_clock_local and its relatives) */
 static inline u64 trace_clock(struct trace_array *tr)
 {
 	if (tr->clock == TRACE_CLOCK_COUNTER)
 		return __atomic_add_fetch(&trace_clock_counter, 1, __ATOMIC_RELAXED);
-	return arch_read_cycles(); /* raw ticks: the reader converts them to ns */
+	return ftlab_local_clock();
 }
 
 /* ---- ring buffer ------------------------------------------------------------------------ */
@@ -353,13 +365,13 @@ void ftrace_graph_func(u64 ip, u64 parent_ip, struct ftrace_ops *op, struct ftra
 		rs->ret = *slot;
 		rs->func = ip;
 		rs->tr = tr;
+		/* durations come from the local clock whatever trace_clock says, as the
+		 * kernel's ftrace_push_return_trace (trace_clock_local) */
+		rs->calltime = ftlab_local_clock();
 		e = rb_reserve(tr, TRACE_GRAPH_ENT, 8, (u16)depth);
 		if (e) {
 			payload(e)[0] = ip;
-			rs->calltime = e->ts;
 			rb_commit(tr);
-		} else {
-			rs->calltime = trace_clock(tr);
 		}
 		/* publish the entry before the return address points at return_to_handler */
 		__atomic_store_n(&t->tracer[TASK_TR_CURR_RET], depth + 1, __ATOMIC_RELEASE);
@@ -385,11 +397,13 @@ u64 ftrace_return_to_handler(u64 fp)
 	depth--;
 	rs = (struct ftrace_ret_stack *)t->tracer[TASK_TR_RET_STACK] + depth;
 	preempt_disable_notrace();
+	u64 rettime = ftlab_local_clock();
+
 	e = rb_reserve(rs->tr, TRACE_GRAPH_RET, 24, (u16)depth);
 	if (e) {
 		payload(e)[0] = rs->func;
 		payload(e)[1] = rs->calltime;
-		payload(e)[2] = e->ts;
+		payload(e)[2] = rettime;
 		rb_commit(rs->tr);
 	}
 	preempt_enable_notrace();
