@@ -78,7 +78,7 @@ def _add_trace_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--option", action="append", default=[], metavar="NAME",
                    help=f"trace option: {', '.join(OPTIONS)}")
     p.add_argument("--clock", default="counter",
-                   help=", ".join(CLOCKS) + " (x86-tsc on x86_64 too)")
+                   help=", ".join(CLOCKS) + " and the architecture's own clocks")
     p.add_argument("--format", default="text", help=", ".join(FORMATS))
     p.add_argument("--buffer-size-kb", type=int, default=1408, help="per-CPU buffer size")
     p.add_argument("--max-graph-depth", type=int, default=0, help="function_graph depth limit")

@@ -108,7 +108,7 @@ tracing mini-HOWTO (ftlab tracefs: ftrace on emulated harts running real guest c
 
   trace_clock\t\t- change the clock used to order events
        local:     this CPU's guest time: its retired instructions at 1 GHz
-       global, uptime, perf, mono, mono_raw, boot, tai (x86-tsc on x86_64):
+       global, uptime, perf, mono, mono_raw, boot, tai and the architecture's own clocks:
                   the same guest time (ftlab has one time source per CPU)
        counter:   Not a clock, but just an increment
 

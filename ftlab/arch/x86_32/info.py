@@ -73,6 +73,7 @@ ARCH = X86_32Info(
     name="x86_32",
     aliases=("i386", "x86-32", "ia32"),
     bits=32,
+    trace_clocks=("x86-tsc",),  # arch/x86/include/asm/trace_clock.h: x86-32 too
     zig_target="x86-freestanding",
     # arch/x86/Makefile (CONFIG_X86_32); no SSE, so soft float; -fno-pic is in the common flags
     # -march=i686 (CONFIG_M686): cmpxchg8b makes 64-bit atomics inline instructions
