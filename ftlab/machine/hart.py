@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import enum
+import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from unicorn import UC_HOOK_MEM_UNMAPPED, Uc, UcError
+import capstone
+from unicorn import UC_HOOK_MEM_UNMAPPED, UC_TLB_VIRTUAL, Uc, UcError
 
 from ftlab import interrupts
+from ftlab.machine import budget
 from ftlab.machine.task import Task
 
 if TYPE_CHECKING:
@@ -26,6 +29,7 @@ class Stop:
     kind: StopKind
     error: UcError | None = None
     address: int | None = None  # the unmapped address accessed, for a memory fault
+    insns: int | None = None  # instructions run (None: unknown, no budget hook)
 
 
 class Hart:
@@ -36,6 +40,8 @@ class Hart:
         self.arch = arch
         self.percpu = percpu_addr
         self.uc = Uc(arch.uc_arch, arch.uc_mode)
+        if os.environ.get("FTLAB_TLB") == "virtual":  # for measuring; see docs/speed.md
+            self.uc.ctl_set_tlb_mode(UC_TLB_VIRTUAL)
         machine.mem.map_into(self.uc)
         for reg, bits in arch.extra_hart_setup:
             rid = arch.regs[reg]
@@ -50,6 +56,8 @@ class Hart:
         self.insns = 0  # instructions run in completed slices
         self._bad_addr: int | None = None
         self.uc.hook_add(UC_HOOK_MEM_UNMAPPED, self._on_unmapped)
+        self.budget = (budget.SliceBudget(self.uc, capstone.Cs(arch.cs_arch, arch.cs_mode))
+                       if budget.available() else None)
 
     def _on_unmapped(self, uc, access, address, size, value, user_data) -> bool:
         self._bad_addr = address
@@ -79,20 +87,40 @@ class Hart:
     def registers(self) -> dict[str, int]:
         return {n: self.uc.reg_read(r) for n, r in self.arch.regs.items()}
 
-    def run(self, count: int) -> Stop:
-        """Run the current task for at most `count` instructions (count > 0)."""
+    def run(self, count: int, exact: bool = True) -> Stop:
+        """Run the current task for at most `count` instructions (count > 0). Exact runs stop
+        at that instruction (Unicorn's count=, a helper call per instruction); others stop at
+        the first block boundary at or past it (the budget hook, one call per block), or at
+        exactly `count` where there is no budget hook."""
         self._bad_addr = None
+        meter = self.budget
+        start = meter.arm(count) if meter is not None and not exact else (
+            meter.state.total if meter is not None else 0)
         try:
             with interrupts.emulating(self.uc):
-                self.uc.emu_start(self.pc, 0, count=count)
+                if meter is not None and not exact:
+                    self.uc.emu_start(self.pc, 0)
+                else:
+                    self.uc.emu_start(self.pc, 0, count=count)
         except UcError as err:
-            return Stop(StopKind.FAULT, err, self._bad_addr)
-        finally:
-            self._pc_cache = None  # the hart moved
-        if self.pc == self.machine.mcall_addr:
-            return Stop(StopKind.MCALL)
-        return Stop(StopKind.SLICE)
+            self._pc_cache = None
+            ran = None
+            if meter is not None:
+                meter.disarm()
+                ran = meter.state.total - start - meter.settle(self.pc)
+            return Stop(StopKind.FAULT, err, self._bad_addr, ran)
+        if meter is not None:
+            meter.disarm()
+        self._pc_cache = None  # the hart moved
+        kind = StopKind.MCALL if self.pc == self.machine.mcall_addr else StopKind.SLICE
+        if meter is None:
+            return Stop(kind, insns=count if kind == StopKind.SLICE else None)
+        if exact and kind == StopKind.SLICE:
+            return Stop(kind, insns=count)  # the last block may have been cut short
+        return Stop(kind, insns=meter.state.total - start)
 
     def flush_code(self, begin: int, end: int) -> None:
         """Drop translated blocks covering [begin, end): Unicorn does not see memory writes."""
         self.uc.ctl_remove_cache(begin, end)
+        if self.budget is not None:
+            self.budget.forget()
