@@ -171,6 +171,7 @@ def run_ftlab(image: Image, rounds: int, harts: int,
     tasks = [m.spawn(ENTRY, [rounds, SEED]) for _ in range(harts)]
     if prepare is not None:
         for hart in m.harts:
+            hart.install_budget()  # before the counting hook: its stops skip later hooks
             settle = prepare(hart.uc)
             inner = hart.run
 

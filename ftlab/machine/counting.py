@@ -56,6 +56,7 @@ def counting(machine: Machine) -> Iterator[list[BlockCounter]]:
     installed = []
     for hart in machine.harts:
         counter = BlockCounter(cs, cache)
+        hart.install_budget()  # first: a budget stop skips the block hooks after it
         handle = hart.uc.hook_add(UC_HOOK_BLOCK, counter.hook)
         hart.uc.ctl_flush_tb()  # blocks translated before the hook would not call it
         inner = hart.run

@@ -56,8 +56,9 @@ class Hart:
         self.insns = 0  # instructions run in completed slices
         self._bad_addr: int | None = None
         self.uc.hook_add(UC_HOOK_MEM_UNMAPPED, self._on_unmapped)
-        self.budget = (budget.SliceBudget(self.uc, capstone.Cs(arch.cs_arch, arch.cs_mode))
-                       if budget.available() else None)
+        # installed on the first time slice that is not exact: a hart only ever stepped
+        # exactly (the explorer's) never pays for the hook
+        self.budget: budget.SliceBudget | None = None
 
     def _on_unmapped(self, uc, access, address, size, value, user_data) -> bool:
         self._bad_addr = address
@@ -87,12 +88,22 @@ class Hart:
     def registers(self) -> dict[str, int]:
         return {n: self.uc.reg_read(r) for n, r in self.arch.regs.items()}
 
+    def install_budget(self) -> None:
+        """The budget hook, if it can be had. Install it before any other block hook that
+        counts: it stops the hart before a block runs, and hooks after it are not called."""
+        if self.budget is None and budget.available():
+            self.budget = budget.SliceBudget(self.uc, capstone.Cs(self.arch.cs_arch,
+                                                                  self.arch.cs_mode))
+            self.uc.ctl_flush_tb()  # blocks translated before the hook would not call it
+
     def run(self, count: int, exact: bool = True) -> Stop:
         """Run the current task for at most `count` instructions (count > 0). Exact runs stop
         at that instruction (Unicorn's count=, a helper call per instruction); others stop at
         the first block boundary at or past it (the budget hook, one call per block), or at
         exactly `count` where there is no budget hook."""
         self._bad_addr = None
+        if not exact:
+            self.install_budget()
         meter = self.budget
         start = meter.arm(count) if meter is not None and not exact else (
             meter.state.total if meter is not None else 0)
