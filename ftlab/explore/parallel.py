@@ -30,6 +30,7 @@ from ftlab.explore.search import (
 from ftlab.explore.world import World
 
 PROGRESS_S = 0.5  # how often a worker reports its count
+RETRY_S = 0.05  # a worker that had nothing to share is not asked again sooner
 
 Unit = tuple[Key, int, list[str]]  # (lower bound, preemption cost, prefix)
 
@@ -146,6 +147,7 @@ def _coordinate(world: World, conns: list[Connection], bound: int, budget: float
     idle: set[int] = set()  # idle with every unit sent to it done
     asked: set[int] = set()  # workers asked to share, not yet answered
     sent = [0] * n
+    refused = [0.0] * n  # when each worker last had nothing to share
     best: tuple[Key, list[str], int] | None = None
 
     def give(i: int, units: list[Unit]) -> None:
@@ -164,7 +166,7 @@ def _coordinate(world: World, conns: list[Connection], bound: int, budget: float
             stats.seconds = now - start
             progress(stats)
             last = now
-        for conn in wait(conns, timeout=PROGRESS_S):
+        for conn in wait(conns, timeout=RETRY_S if idle else PROGRESS_S):
             i = conns.index(conn)
             msg = conn.recv()
             kind = msg[0]
@@ -183,11 +185,14 @@ def _coordinate(world: World, conns: list[Connection], bound: int, budget: float
                 asked.discard(i)
                 if msg[1]:
                     give(min(idle) if idle else i, msg[1])
+                else:
+                    refused[i] = time.perf_counter()
         # ask as many busy workers to share as there are idle ones
+        now = time.perf_counter()
         for i in range(n):
             if len(idle) <= len(asked):
                 break
-            if i not in idle and i not in asked and sent[i]:
+            if i not in idle and i not in asked and sent[i] and now - refused[i] >= RETRY_S:
                 conns[i].send(("steal",))
                 asked.add(i)
     stats.seconds = time.perf_counter() - start
