@@ -239,3 +239,21 @@ def test_exact_slices_fallback_runs_the_same_program(arch, monkeypatch):
     Scheduler(slow, seed=3, slice_range=(50, 400)).run()
     assert [t.result for t in tasks] == [t.result for t in slow_tasks]
     assert slow.mem.u64(image.addr("shared_counter")) == 900
+
+
+def test_exact_steps_after_time_slices_and_back(arch):
+    """A single step right after a budget slice stops after one instruction (Unicorn's
+    count= hook is not in blocks translated without it), and slices resume afterwards."""
+    image = _image(arch)
+    m = Machine(image)
+    task = m.spawn("work", [100_000])
+    hart = m.harts[0]
+    m.switch_in(hart, task)
+    m.run_slice(hart, 500, exact=False)
+    for _ in range(3):
+        before = task.insns
+        assert m.run_slice(hart, 1) == Outcome.SLICE
+        assert task.insns == before + 1
+    before = task.insns
+    assert m.run_slice(hart, 2000, exact=False) == Outcome.SLICE
+    assert 2000 <= task.insns - before < 2000 + 64

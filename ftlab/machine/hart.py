@@ -59,6 +59,7 @@ class Hart:
         # installed on the first time slice that is not exact: a hart only ever stepped
         # exactly (the explorer's) never pays for the hook
         self.budget: budget.SliceBudget | None = None
+        self._exact: bool | None = None  # how the translated blocks were made: counted or not
 
     def _on_unmapped(self, uc, access, address, size, value, user_data) -> bool:
         self._bad_addr = address
@@ -104,6 +105,14 @@ class Hart:
         self._bad_addr = None
         if not exact:
             self.install_budget()
+        if exact != self._exact:
+            # Unicorn adds its count= hook when a counted run starts and drops it when an
+            # uncounted one does, but keeps the blocks translated meanwhile: blocks from a
+            # budget slice never call the count hook (a counted run would not stop), blocks
+            # from a counted run call it on every instruction
+            if self._exact is not None:
+                self.uc.ctl_flush_tb()
+            self._exact = exact
         meter = self.budget
         start = meter.arm(count) if meter is not None and not exact else (
             meter.state.total if meter is not None else 0)
