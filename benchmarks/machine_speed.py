@@ -21,8 +21,9 @@ and the table names which one that was.
 Instructions are counted exactly once per configuration, in a separate run of the same work
 with a UC_HOOK_BLOCK hook that adds the instructions in each block (block bytes decoded with
 capstone, cached per (address, size); a block cut short by the end of a time slice is
-un-counted past the pc where it stopped). The timed runs have no hooks; the best of
-`--repeat` is reported. Each configuration's work (`rounds`) is calibrated so that one timed
+un-counted past the pc where it stopped). The timed runs have no hooks and take turns
+across configurations (a change in machine load hits all alike); the best of `--repeat` is
+reported. Each configuration's work (`rounds`) is calibrated so that one timed
 run takes about `--target` seconds.
 
     python benchmarks/machine_speed.py [--arch x86_64 ...] [--target 0.7] [--json]
@@ -262,25 +263,31 @@ def bench_arch(arch: str, target: float, repeat: int,
                configs: Sequence[Config] = CONFIGS) -> list[Result]:
     image = load_guest(arch)
     out: list[Result] = []
+    plan = []
     for config in configs:
         rounds = calibrate(image, config, target)
         t0 = time.perf_counter()
         insns = count_instructions(image, config, rounds)
-        counted = time.perf_counter() - t0
-        times, results = [], set()
-        for _ in range(repeat):
+        plan.append((config, rounds, insns, time.perf_counter() - t0))
+    # the timed runs take turns, so that a change in the machine's load (other processes)
+    # hits every configuration alike
+    times: dict[str, list[float]] = {c.name: [] for c in configs}
+    results: dict[str, set[int]] = {c.name: set() for c in configs}
+    for _ in range(repeat):
+        for config, rounds, _insns, _counted in plan:
             elapsed, value = run_config(image, config, rounds)
-            times.append(elapsed)
-            results.add(value)
-        if len(results) != 1:
+            times[config.name].append(elapsed)
+            results[config.name].add(value)
+    for config, rounds, insns, counted in plan:
+        if len(results[config.name]) != 1:
             raise RuntimeError(f"{arch} {config.name}: results differ between runs")
-        best = min(times)
+        best = min(times[config.name])
         ips = insns / best
         log(f"{arch:8} {config.name:13} rounds {rounds:>9,}  insns {insns:>13,}  "
             f"count {counted:5.1f}s  best {best:.3f}s")
         out.append(Result(arch, config.name, config.label, config.harts, config.tasks, rounds,
-                          insns, [round(t, 6) for t in times], round(best, 6), ips,
-                          0.0, f"{results.pop():#018x}"))
+                          insns, [round(t, 6) for t in times[config.name]], round(best, 6),
+                          ips, 0.0, f"{results[config.name].pop():#018x}"))
     plains = [r for r in out if r.harts == 0]
     if plains:
         fastest = max(plains, key=lambda r: r.ips)
