@@ -257,3 +257,20 @@ def test_exact_steps_after_time_slices_and_back(arch):
     before = task.insns
     assert m.run_slice(hart, 2000, exact=False) == Outcome.SLICE
     assert 2000 <= task.insns - before < 2000 + 64
+
+
+def test_budget_table_growth_keeps_counts_exact(arch, monkeypatch):
+    """A 2-slot block table is replaced by bigger empty ones many times: counts stay exact."""
+    from ftlab.machine import budget
+    from ftlab.machine.counting import counting
+
+    monkeypatch.setattr(budget, "TABLE_START", 2)
+    m = Machine(_image(arch))
+    task = m.spawn("chain", [300])
+    m.switch_in(m.harts[0], task)
+    with counting(m) as counters:
+        while m.run_slice(m.harts[0], 97, exact=False) == Outcome.SLICE:
+            pass
+    assert task.state == TaskState.DONE
+    assert task.insns == counters[0].total
+    assert len(m.harts[0].budget._table) > 2

@@ -23,9 +23,16 @@ from ftlab.errors import FtlabError
 
 SOURCE = Path(__file__).resolve().parent / "native" / "budget.c"
 BUILD_TIMEOUT_S = 120
+TABLE_START = 4096  # slots (a power of two); the table doubles when half full
 
 DECODE = ctypes.CFUNCTYPE(ctypes.c_uint32, ctypes.c_uint64, ctypes.c_uint32)
 STOP = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p)
+
+
+class Slot(ctypes.Structure):
+    """struct slot in native/budget.c."""
+
+    _fields_ = [("key", ctypes.c_uint64), ("insns", ctypes.c_uint32)]
 
 
 class BudgetState(ctypes.Structure):
@@ -39,7 +46,7 @@ class BudgetState(ctypes.Structure):
         ("last_insns", ctypes.c_uint32),
         ("stop", ctypes.c_void_p),
         ("decode", DECODE),
-        ("table", ctypes.c_void_p),
+        ("table", ctypes.POINTER(Slot)),
         ("mask", ctypes.c_uint64),
         ("used", ctypes.c_uint64),
     ]
@@ -56,7 +63,9 @@ def _build(out: Path) -> None:
     fd, tmp = tempfile.mkstemp(dir=out.parent, suffix=".so")
     os.close(fd)
     try:
-        proc = subprocess.run([*_zig_cc(), "-shared", "-fPIC", "-O2", "-o", tmp, str(SOURCE)],
+        # freestanding: no libc to build or link (a first build takes a fraction of a second)
+        proc = subprocess.run([*_zig_cc(), "-shared", "-fPIC", "-O2", "-nostdlib",
+                               "-ffreestanding", "-o", tmp, str(SOURCE)],
                               capture_output=True, text=True, env=_zig_env(),
                               timeout=BUILD_TIMEOUT_S)
         if proc.returncode != 0:
@@ -85,8 +94,6 @@ def library() -> ctypes.CDLL | None:
     except (OSError, FtlabError, subprocess.SubprocessError) as err:
         _failed = str(err)
         return None
-    lib.ftlab_budget_clear.argtypes = [ctypes.POINTER(BudgetState)]
-    lib.ftlab_budget_free.argtypes = [ctypes.POINTER(BudgetState)]
     _lib = lib
     return lib
 
@@ -108,7 +115,8 @@ class SliceBudget:
         self.state = BudgetState(remaining=2**62, stop=ctypes.cast(uclib.uc_emu_stop,
                                                                    ctypes.c_void_p).value,
                                  decode=self._decode)
-        self._error: FtlabError | None = None
+        self._table = (Slot * TABLE_START)()
+        self._install_table(self._table)
         handle = ctypes.c_size_t()
         hook = ctypes.cast(lib.ftlab_budget_hook, ctypes.c_void_p)
         err = uclib.uc_hook_add(uc._uch, ctypes.byref(handle), UC_HOOK_BLOCK, hook,
@@ -117,7 +125,15 @@ class SliceBudget:
             raise FtlabError(f"cannot install the slice-budget hook (unicorn error {err})")
         self.handle = handle.value
 
+    def _install_table(self, table: ctypes.Array) -> None:
+        self.state.table = ctypes.cast(table, ctypes.POINTER(Slot))
+        self.state.mask = len(table) - 1
+        self.state.used = 0
+
     def _decode_block(self, addr: int, size: int) -> int:
+        if (self.state.used + 1) * 2 > len(self._table):  # full: a bigger, empty table
+            self._table = (Slot * (2 * len(self._table)))()
+            self._install_table(self._table)
         code = bytes(self.uc.mem_read(addr, size)) if size else b""
         n = 0
         covered = 0
@@ -148,9 +164,5 @@ class SliceBudget:
 
     def forget(self) -> None:
         """Code changed: drop the cached block sizes."""
-        self.lib.ftlab_budget_clear(ctypes.byref(self.state))
-
-    def __del__(self) -> None:
-        lib = getattr(self, "lib", None)
-        if lib is not None:
-            lib.ftlab_budget_free(ctypes.byref(self.state))
+        ctypes.memset(self._table, 0, ctypes.sizeof(self._table))
+        self.state.used = 0

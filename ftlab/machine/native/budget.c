@@ -9,21 +9,23 @@
  * deterministic. (Unicorn checks for a stop request right after the block hooks.)
  */
 #include <stdint.h>
-#include <stdlib.h>
+
+/* Freestanding (no libc): the table belongs to Python, which grows it from `decode`. */
 
 struct slot {
-	uint64_t key; /* address << 16 | size; 0: empty */
+	uint64_t key; /* address << 16 | size | 1 << 63; 0: empty */
 	uint32_t insns;
 };
 
 struct budget {
 	int64_t remaining; /* instructions left in this slice */
-	uint64_t total; /* instructions in the blocks entered so far */
+	uint64_t total; /* instructions in the blocks run so far */
 	uint64_t last_addr; /* the block entered last: a fault inside it is settled by Python */
 	uint32_t last_size;
 	uint32_t last_insns;
 	int (*stop)(void *uc); /* uc_emu_stop */
-	uint32_t (*decode)(uint64_t addr, uint32_t size); /* Python: instructions in a block */
+	/* Python: the instructions in a block; may replace an almost full table by an empty one */
+	uint32_t (*decode)(uint64_t addr, uint32_t size);
 	struct slot *table;
 	uint64_t mask; /* table size - 1 (a power of two) */
 	uint64_t used;
@@ -36,40 +38,6 @@ static uint64_t hash(uint64_t key)
 	return key ^ (key >> 33);
 }
 
-static int grow(struct budget *b)
-{
-	uint64_t size = b->table ? (b->mask + 1) * 2 : 4096;
-	struct slot *table = calloc(size, sizeof *table);
-	if (!table)
-		return -1;
-	for (uint64_t i = 0; b->table && i <= b->mask; i++) {
-		struct slot s = b->table[i];
-		if (!s.key)
-			continue;
-		uint64_t j = hash(s.key) & (size - 1);
-		while (table[j].key)
-			j = (j + 1) & (size - 1);
-		table[j] = s;
-	}
-	free(b->table);
-	b->table = table;
-	b->mask = size - 1;
-	return 0;
-}
-
-void ftlab_budget_free(struct budget *b)
-{
-	free(b->table);
-	b->table = NULL;
-	b->mask = b->used = 0;
-}
-
-/* Forget every block (code was rewritten: a block at the same address may differ). */
-void ftlab_budget_clear(struct budget *b)
-{
-	ftlab_budget_free(b);
-}
-
 void ftlab_budget_hook(void *uc, uint64_t addr, uint32_t size, struct budget *b)
 {
 	if (b->remaining <= 0) { /* spent: stop before this block runs */
@@ -79,24 +47,16 @@ void ftlab_budget_hook(void *uc, uint64_t addr, uint32_t size, struct budget *b)
 		return;
 	}
 	uint64_t key = addr << 16 | (size & 0xffff) | 1ull << 63;
-	uint32_t n = 0;
-	int found = 0;
-	if (b->table) {
-		for (uint64_t i = hash(key) & b->mask; b->table[i].key; i = (i + 1) & b->mask) {
-			if (b->table[i].key == key) {
-				n = b->table[i].insns;
-				found = 1;
-				break;
-			}
-		}
-	}
-	if (!found) {
+	uint64_t i = hash(key) & b->mask;
+	while (b->table[i].key && b->table[i].key != key)
+		i = (i + 1) & b->mask;
+	uint32_t n;
+	if (b->table[i].key) {
+		n = b->table[i].insns;
+	} else {
 		n = b->decode(addr, size);
-		if ((b->used + 1) * 2 > (b->table ? b->mask + 1 : 0) && grow(b) == 0) {
-			/* the table only grows; on allocation failure the next miss asks again */
-		}
-		if (b->table && (b->used + 1) * 2 <= b->mask + 1) {
-			uint64_t i = hash(key) & b->mask;
+		if ((b->used + 1) * 2 <= b->mask + 1) { /* the table may have been replaced */
+			i = hash(key) & b->mask;
 			while (b->table[i].key)
 				i = (i + 1) & b->mask;
 			b->table[i].key = key;
