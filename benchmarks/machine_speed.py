@@ -1,21 +1,29 @@
 """Guest instructions per second: ftlab's machine (no tracing) next to plain Unicorn.
 
 For each arch the guest loop `speed_hash(rounds, seed)` (benchmarks/guests/speed.c) runs in
-three configurations:
+these configurations:
 
-  plain     a bare `Uc`, the same image bytes mapped with `mem_map`, started at `speed_hash`
-            with the registers ftlab's task would have there (arguments, stack pointer, the
-            hart's per-CPU register), `emu_start(begin, until)` with no count and no hooks;
-            `until` is the return address.
-  ftlab-1   ftlab's Machine, one hart, one task, its seeded Scheduler (time slices through
-            `emu_start(count=N)`, exits at ftlab_mcall).
-  ftlab-2   two harts, two tasks of the same work.
+  plain          a bare `Uc`, the same image bytes mapped with `mem_map`, started at
+                 `speed_hash` with the registers ftlab's task would have there (arguments,
+                 stack pointer, the hart's per-CPU register), `emu_start(begin, until)` with
+                 no count and no hooks; `until` is the return address. Unicorn's default
+                 TLB mode (UC_TLB_CPU).
+  plain-vtlb     the same with `ctl_set_tlb_mode(UC_TLB_VIRTUAL)`.
+  ftlab-1        ftlab's Machine, one hart, one task, its seeded Scheduler (time slices
+                 through the native budget hook, exits at ftlab_mcall).
+  ftlab-2        two harts, two tasks of the same work.
+  ftlab-1-count  one hart, slices through Unicorn's `emu_start(count=N)` (Scheduler(exact=True),
+                 what the Scheduler did before the budget hook).
+
+The ratio column divides by the faster of the two plain configurations ("plain's fastest"),
+and the table names which one that was.
 
 Instructions are counted exactly once per configuration, in a separate run of the same work
 with a UC_HOOK_BLOCK hook that adds the instructions in each block (block bytes decoded with
 capstone, cached per (address, size); a block cut short by the end of a time slice is
-un-counted past the pc where it stopped). The timed runs have no hooks; the best of
-`--repeat` is reported. Each configuration's work (`rounds`) is calibrated so that one timed
+un-counted past the pc where it stopped). The timed runs have no hooks and take turns
+across configurations (a change in machine load hits all alike); the best of `--repeat` is
+reported. Each configuration's work (`rounds`) is calibrated so that one timed
 run takes about `--target` seconds.
 
     python benchmarks/machine_speed.py [--arch x86_64 ...] [--target 0.7] [--json]
@@ -38,12 +46,13 @@ if str(ROOT) not in sys.path:
 
 import capstone  # noqa: E402
 import unicorn  # noqa: E402
-from unicorn import UC_HOOK_BLOCK, UC_HOOK_CODE, Uc  # noqa: E402
+from unicorn import UC_HOOK_BLOCK, UC_HOOK_CODE, UC_TLB_VIRTUAL, Uc  # noqa: E402
 
 from ftlab.arch import ARCH_NAMES  # noqa: E402
 from ftlab.guest import abi  # noqa: E402
 from ftlab.guest.loader import Image  # noqa: E402
 from ftlab.machine.counting import BlockCounter  # noqa: E402
+from ftlab.machine.hart import StopKind  # noqa: E402
 from ftlab.machine.machine import Machine, Scheduler  # noqa: E402
 from ftlab.machine.task import TaskState  # noqa: E402
 from ftlab.session import load  # noqa: E402
@@ -53,6 +62,7 @@ ENTRY = "speed_hash"
 SEED = 0x5EED
 SCHED_SEED = 0
 SLICE_RANGE = (5_000, 50_000)  # the Scheduler's default time slices
+TARGET_1, TARGET_2 = 0.8, 0.7  # issue 13: of plain's fastest, on 1 and 2 harts
 
 
 @dataclass(frozen=True)
@@ -60,6 +70,8 @@ class Config:
     name: str
     harts: int  # 0: plain Unicorn
     label: str
+    vtlb: bool = False  # plain: UC_TLB_VIRTUAL
+    exact: bool = False  # ftlab: count= slices
 
     @property
     def tasks(self) -> int:
@@ -67,9 +79,12 @@ class Config:
 
 
 PLAIN = Config("plain", 0, "plain unicorn")
+PLAIN_VTLB = Config("plain-vtlb", 0, "plain unicorn, virtual TLB", vtlb=True)
 FTLAB_1 = Config("ftlab-1", 1, "ftlab, 1 hart")
 FTLAB_2 = Config("ftlab-2", 2, "ftlab, 2 harts")
-CONFIGS = (PLAIN, FTLAB_1, FTLAB_2)
+FTLAB_1_COUNT = Config("ftlab-1-count", 1, "ftlab, 1 hart, count= slices", exact=True)
+CONFIGS = (PLAIN, PLAIN_VTLB, FTLAB_1, FTLAB_2, FTLAB_1_COUNT)
+PLAINS = (PLAIN, PLAIN_VTLB)
 CONFIG_BY_NAME = {c.name: c for c in CONFIGS}
 
 
@@ -108,10 +123,13 @@ def _make_counter(image: Image, method: str,
 Prepare = Callable[[Uc], Callable[[int], None]]  # installs hooks; returns settle(pc)
 
 
-def run_plain(image: Image, rounds: int, prepare: Prepare | None = None) -> tuple[float, int]:
+def run_plain(image: Image, rounds: int, prepare: Prepare | None = None,
+              vtlb: bool = False) -> tuple[float, int]:
     """speed_hash(rounds, SEED) on a bare Uc: (seconds in emu_start, return value)."""
     arch = image.arch
     uc = Uc(arch.uc_arch, arch.uc_mode)
+    if vtlb:
+        uc.ctl_set_tlb_mode(UC_TLB_VIRTUAL)
     uc.mem_map(arch.ram_base, abi.RAM_SIZE)
     for seg in image.segments:
         uc.mem_write(seg.addr, seg.data)
@@ -147,23 +165,25 @@ def run_plain(image: Image, rounds: int, prepare: Prepare | None = None) -> tupl
 
 
 def run_ftlab(image: Image, rounds: int, harts: int,
-              prepare: Prepare | None = None) -> tuple[float, int]:
+              prepare: Prepare | None = None, exact: bool = False) -> tuple[float, int]:
     """`harts` tasks of speed_hash(rounds, SEED) on `harts` harts: (seconds in the
     Scheduler, return value)."""
     m = Machine(image, harts=harts)
     tasks = [m.spawn(ENTRY, [rounds, SEED]) for _ in range(harts)]
     if prepare is not None:
         for hart in m.harts:
+            hart.install_budget()  # before the counting hook: its stops skip later hooks
             settle = prepare(hart.uc)
             inner = hart.run
 
-            def run(count: int, inner=inner, settle=settle, hart=hart):
-                stop = inner(count)
-                settle(hart.pc)
+            def run(count: int, exact: bool = True, inner=inner, settle=settle, hart=hart):
+                stop = inner(count, exact)
+                if exact or stop.kind == StopKind.FAULT:  # else a block boundary: no settle
+                    settle(hart.pc)
                 return stop
 
             hart.run = run  # type: ignore[method-assign]
-    sched = Scheduler(m, seed=SCHED_SEED, slice_range=SLICE_RANGE)
+    sched = Scheduler(m, seed=SCHED_SEED, slice_range=SLICE_RANGE, exact=exact)
     t0 = time.perf_counter()
     sched.run()
     elapsed = time.perf_counter() - t0
@@ -180,8 +200,8 @@ def run_ftlab(image: Image, rounds: int, harts: int,
 def run_config(image: Image, config: Config, rounds: int,
                prepare: Prepare | None = None) -> tuple[float, int]:
     if config.harts == 0:
-        return run_plain(image, rounds, prepare)
-    return run_ftlab(image, rounds, config.harts, prepare)
+        return run_plain(image, rounds, prepare, config.vtlb)
+    return run_ftlab(image, rounds, config.harts, prepare, config.exact)
 
 
 def count_instructions(image: Image, config: Config | str, rounds: int,
@@ -233,45 +253,55 @@ class Result:
     times: list[float]
     best_s: float
     ips: float
-    ratio: float  # ips / plain ips on the same arch
+    ratio: float  # ips / the fastest plain configuration's ips on the same arch
     checksum: str
+    baseline: str = ""  # which plain configuration that was
 
 
 def bench_arch(arch: str, target: float, repeat: int,
-               log: Callable[[str], None] = lambda s: None) -> list[Result]:
+               log: Callable[[str], None] = lambda s: None,
+               configs: Sequence[Config] = CONFIGS) -> list[Result]:
     image = load_guest(arch)
     out: list[Result] = []
-    plain_ips = 0.0
-    for config in CONFIGS:
+    plan = []
+    for config in configs:
         rounds = calibrate(image, config, target)
         t0 = time.perf_counter()
         insns = count_instructions(image, config, rounds)
-        counted = time.perf_counter() - t0
-        times, results = [], set()
-        for _ in range(repeat):
+        plan.append((config, rounds, insns, time.perf_counter() - t0))
+    # the timed runs take turns, so that a change in the machine's load (other processes)
+    # hits every configuration alike
+    times: dict[str, list[float]] = {c.name: [] for c in configs}
+    results: dict[str, set[int]] = {c.name: set() for c in configs}
+    for _ in range(repeat):
+        for config, rounds, _insns, _counted in plan:
             elapsed, value = run_config(image, config, rounds)
-            times.append(elapsed)
-            results.add(value)
-        if len(results) != 1:
+            times[config.name].append(elapsed)
+            results[config.name].add(value)
+    for config, rounds, insns, counted in plan:
+        if len(results[config.name]) != 1:
             raise RuntimeError(f"{arch} {config.name}: results differ between runs")
-        best = min(times)
+        best = min(times[config.name])
         ips = insns / best
-        if config is PLAIN:
-            plain_ips = ips
-        log(f"{arch:8} {config.name:8} rounds {rounds:>9,}  insns {insns:>13,}  "
+        log(f"{arch:8} {config.name:13} rounds {rounds:>9,}  insns {insns:>13,}  "
             f"count {counted:5.1f}s  best {best:.3f}s")
         out.append(Result(arch, config.name, config.label, config.harts, config.tasks, rounds,
-                          insns, [round(t, 6) for t in times], round(best, 6), ips,
-                          ips / plain_ips if plain_ips else 0.0, f"{results.pop():#018x}"))
+                          insns, [round(t, 6) for t in times[config.name]], round(best, 6),
+                          ips, 0.0, f"{results[config.name].pop():#018x}"))
+    plains = [r for r in out if r.harts == 0]
+    if plains:
+        fastest = max(plains, key=lambda r: r.ips)
+        for r in out:
+            r.ratio, r.baseline = r.ips / fastest.ips, fastest.config
     return out
 
 
 def format_table(results: Sequence[Result], repeat: int) -> str:
     head = ("arch", "configuration", "rounds/task", "guest insns", "best s", "M insn/s",
-            "ftlab/plain")
+            "/ fastest plain")
     rows = []
     for r in results:
-        ratio = "-" if r.config == PLAIN.name else f"{r.ratio:.3f}"
+        ratio = f"{r.ratio:.3f}" + (" (fastest plain)" if r.config == r.baseline else "")
         rows.append((r.arch, r.label, f"{r.rounds:,}", f"{r.insns:,}", f"{r.best_s:.3f}",
                      f"{r.ips / 1e6:,.1f}", ratio))
     widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(head)]
@@ -291,6 +321,16 @@ def format_table(results: Sequence[Result], repeat: int) -> str:
             out.append("")
         prev = r.arch
         out.append(line(row))
+    out.append("")
+    for arch in dict.fromkeys(r.arch for r in results):
+        by = {r.config: r for r in results if r.arch == arch}
+        if not any(r.harts == 0 for r in by.values()):
+            continue
+        verdicts = [f"{name} {by[name].ratio:.2f} (target >= {goal})" for name, goal in
+                    ((FTLAB_1.name, TARGET_1), (FTLAB_2.name, TARGET_2)) if name in by]
+        base = next(iter(by.values())).baseline
+        out.append(f"{arch}: fastest plain configuration: {CONFIG_BY_NAME[base].label}; "
+                   + ", ".join(verdicts))
     return "\n".join(out)
 
 
@@ -301,6 +341,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--target", type=float, default=0.7,
                     help="seconds one timed run should take (default 0.7)")
     ap.add_argument("--repeat", type=int, default=3, help="timed runs, best taken (default 3)")
+    ap.add_argument("--config", action="append", choices=[c.name for c in CONFIGS],
+                    help="configuration to run (repeatable; default: all)")
     ap.add_argument("--json", action="store_true", help="print JSON instead of a table")
     ap.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     args = ap.parse_args(argv)
@@ -314,7 +356,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     start = time.perf_counter()
     results: list[Result] = []
     for arch in args.arch or ARCH_NAMES:
-        results += bench_arch(arch, args.target, args.repeat, log)
+        configs = [c for c in CONFIGS if c.name in args.config] if args.config else CONFIGS
+        results += bench_arch(arch, args.target, args.repeat, log, configs)
     log(f"total {time.perf_counter() - start:.1f}s")
     if args.json:
         print(json.dumps({

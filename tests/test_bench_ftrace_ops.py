@@ -128,7 +128,8 @@ def test_slices_ending_inside_blocks_are_uncounted():
     m = bench.machine
     with counting(m) as counters:
         m.spawn(LOOP, [25])
-        sched = Scheduler(m, seed=3, slice_range=(3, 17))  # slices stop mid-block
+        # exact (count=) slices stop mid-block
+        sched = Scheduler(m, seed=3, slice_range=(3, 17), exact=True)
         sched.run()
     assert sched.slices > 100
     assert sum(c.total for c in counters) == whole

@@ -6,9 +6,10 @@ import json
 import pytest
 
 from ftlab.cli import main
+from ftlab.explore.parallel import explore_parallel
 from ftlab.explore.report import replay
 from ftlab.explore.scenarios import SCENARIOS, get_scenario
-from ftlab.explore.search import execute, explore_exhaustive, explore_random
+from ftlab.explore.search import canonical_key, execute, explore_exhaustive, explore_random
 from ftlab.explore.world import World
 
 VIOLATIONS = [n for n, s in SCENARIOS.items() if s.expect == "violation"]
@@ -159,3 +160,29 @@ def test_seed004_counterexample_replays(tmp_path, capsys):
     capsys.readouterr()
     assert main(["replay", str(out_file)]) == 1
     assert "reproduced: stale load" in capsys.readouterr()[0]
+
+
+@pytest.mark.parametrize("name,bound", [("riscv64-v6.8-enable", 1), ("x86_64-naive-enable", 2),
+                                        ("tramp-free-kernel", 1)])
+def test_parallel_search_gives_the_sequential_verdict_and_counterexample(name, bound):
+    """Work stealing over schedule prefixes: the least violation in the canonical order
+    (fewest preemptions, fewest decisions, actor order) whatever the number of workers."""
+    world = World(get_scenario(name))
+    alone = explore_exhaustive(world, bound)
+    shared = explore_parallel(world, lambda: World(get_scenario(name)), bound, jobs=2)
+    assert shared.verdict == alone.verdict == SCENARIOS[name].expect
+    assert shared.preemptions == alone.preemptions
+    if alone.execution is not None:
+        assert shared.execution.schedule == alone.execution.schedule
+        assert shared.execution.violation.invariant == alone.execution.violation.invariant
+    else:  # nothing to prune: the same schedules, the same end states
+        assert shared.stats.schedules == alone.stats.schedules
+        assert shared.stats.states == alone.stats.states
+
+
+def test_canonical_order_prefers_fewer_preemptions_then_decisions_then_actors():
+    assert canonical_key(0, ["H0"] * 9) < canonical_key(1, ["H0"])
+    assert canonical_key(1, ["P", "H0"]) < canonical_key(1, ["P", "H0", "H1"])
+    assert canonical_key(1, ["P", "W", "H1"]) < canonical_key(1, ["P", "H0", "H1"])
+    assert canonical_key(1, ["H0", "H1"]) < canonical_key(1, ["H0:old", "H0"])
+    assert canonical_key(1, ["W", "W2"]) < canonical_key(1, ["W1", "W"])

@@ -90,6 +90,16 @@ def test_trace_interrupted_while_tracing():
     assert rc == 130 and took < 2 and "interrupted (SIGINT)" in err
 
 
+def test_parallel_explore_interrupted_stops_every_worker():
+    rc, out, err, took = interrupt(["explore", "x86_64-int3-enable", "--preemptions", "100",
+                                    "--jobs", "2", "--format", "json"], signal.SIGINT, after=4)
+    assert rc == 130 and took < 3, (rc, took, err)
+    doc = json.loads(out)
+    assert doc["verdict"] == "incomplete" and doc["interrupted"] == "SIGINT"
+    assert doc["schedules"] > 0, doc  # what the workers covered
+    assert "invariant" not in doc
+
+
 def test_run_interrupted_while_emulating():
     rc, out, err, took = interrupt(["run", MACHINE_C, "--arch", "arm64", "--entry", "chain",
                                     "--args", "1000000000"], signal.SIGTERM, after=2)

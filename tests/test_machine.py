@@ -6,7 +6,7 @@ from conftest import guest
 from ftlab.arch import get_arch
 from ftlab.arch.unwind import prologue_state
 from ftlab.guest import abi
-from ftlab.machine.machine import Machine, Scheduler
+from ftlab.machine.machine import Machine, Outcome, Scheduler
 from ftlab.machine.task import TaskState
 from ftlab.session import load, run_entry
 
@@ -196,3 +196,81 @@ def test_return_values_extended_by_type(arch):
     assert run_entry(image, "big_ushort").lines() == ["hart 0: 65535"]
     assert run_entry(image, "is_odd", [3]).lines() == ["hart 0: 1"]
     assert run_entry(image, "nothing").lines() == ["hart 0: void"]
+
+
+def test_time_slices_end_at_a_block_boundary_and_are_counted(arch):
+    """The Scheduler's slices (the native budget hook, no count=) end at the first block
+    boundary at or past their length, the same one every run; exact slices end on the
+    instruction; either way the instructions charged are those a block counter sees."""
+    from ftlab.machine import budget
+    from ftlab.machine.counting import counting
+
+    assert budget.available(), budget._failed
+    image = _image(arch)
+    ends = []
+    for exact in (False, False, True):
+        m = Machine(image)
+        task = m.spawn("work", [200])
+        m.switch_in(m.harts[0], task)
+        with counting(m) as counters:
+            stops = [m.run_slice(m.harts[0], 333, exact=exact) for _ in range(5)]
+        assert stops == [Outcome.SLICE] * 5
+        assert task.insns == counters[0].total
+        ends.append((m.harts[0].pc, task.insns))
+    fast, again, exact = ends
+    assert fast == again
+    assert exact[1] == 5 * 333
+    assert 5 * 333 <= fast[1] < 5 * (333 + 64)
+
+
+def test_exact_slices_fallback_runs_the_same_program(arch, monkeypatch):
+    """FTLAB_EXACT_SLICES=1 (or no native hook) slices with count=: same results."""
+    from ftlab.machine import budget
+
+    image = _image(arch)
+    m = Machine(image, harts=2)
+    tasks = [m.spawn("work", [300]) for _ in range(3)]
+    Scheduler(m, seed=3, slice_range=(50, 400)).run()
+    monkeypatch.setattr(budget, "_lib", None)
+    monkeypatch.setattr(budget, "_failed", "disabled by the test")
+    slow = Machine(image, harts=2)
+    assert all(h.budget is None for h in slow.harts)
+    slow_tasks = [slow.spawn("work", [300]) for _ in range(3)]
+    Scheduler(slow, seed=3, slice_range=(50, 400)).run()
+    assert [t.result for t in tasks] == [t.result for t in slow_tasks]
+    assert slow.mem.u64(image.addr("shared_counter")) == 900
+
+
+def test_exact_steps_after_time_slices_and_back(arch):
+    """A single step right after a budget slice stops after one instruction (Unicorn's
+    count= hook is not in blocks translated without it), and slices resume afterwards."""
+    image = _image(arch)
+    m = Machine(image)
+    task = m.spawn("work", [100_000])
+    hart = m.harts[0]
+    m.switch_in(hart, task)
+    m.run_slice(hart, 500, exact=False)
+    for _ in range(3):
+        before = task.insns
+        assert m.run_slice(hart, 1) == Outcome.SLICE
+        assert task.insns == before + 1
+    before = task.insns
+    assert m.run_slice(hart, 2000, exact=False) == Outcome.SLICE
+    assert 2000 <= task.insns - before < 2000 + 64
+
+
+def test_budget_table_growth_keeps_counts_exact(arch, monkeypatch):
+    """A 2-slot block table is replaced by bigger empty ones many times: counts stay exact."""
+    from ftlab.machine import budget
+    from ftlab.machine.counting import counting
+
+    monkeypatch.setattr(budget, "TABLE_START", 2)
+    m = Machine(_image(arch))
+    task = m.spawn("chain", [300])
+    m.switch_in(m.harts[0], task)
+    with counting(m) as counters:
+        while m.run_slice(m.harts[0], 97, exact=False) == Outcome.SLICE:
+            pass
+    assert task.state == TaskState.DONE
+    assert task.insns == counters[0].total
+    assert len(m.harts[0].budget._table) > 2

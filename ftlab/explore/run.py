@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import multiprocessing
 import signal
 import sys
 
-from ftlab import interrupts
 from ftlab.errors import FtlabError, UsageError
+from ftlab.explore.parallel import explore_parallel
 from ftlab.explore.report import load_report, replay, report_dict, timeline
 from ftlab.explore.scenarios import SCENARIOS, custom_scenario, get_scenario
 from ftlab.explore.search import (
@@ -41,19 +40,10 @@ def list_scenarios() -> str:
 
 def _progress(stats: Stats) -> None:
     if sys.stderr.isatty():
-        sys.stderr.write(f"\r  {stats.schedules} schedules, {len(stats.states)} distinct end "
-                         f"states, {stats.seconds:.1f} s")
+        rate = stats.schedules / stats.seconds if stats.seconds else 0.0
+        sys.stderr.write(f"\r  {stats.schedules} schedules ({rate:.0f}/s), "
+                         f"{len(stats.states)} distinct end states, {stats.seconds:.1f} s")
         sys.stderr.flush()
-
-
-def _worker(args: tuple) -> tuple[str, int, list[str] | None, int, float]:
-    spec, harts, bound, budget, roots = args
-    sc = _scenario(spec)
-    world = World(sc, harts=harts, hotplug=spec.get("hotplug", False),
-                  variants=tuple(spec.get("variants", ())))
-    out = explore_exhaustive(world, bound, budget=budget, roots=roots, invariant=sc.invariant)
-    sched = out.execution.schedule if out.execution else None
-    return out.verdict, out.stats.schedules, sched, out.preemptions, out.stats.seconds
 
 
 def _scenario(spec: dict) -> Scenario:
@@ -74,36 +64,13 @@ def explore(spec: dict, harts: int | None, bound: int, strategy: str, seed: int,
     if jobs <= 1:
         return sc, world, explore_exhaustive(world, bound, budget=budget, progress=_progress,
                                              invariant=sc.invariant)
-    # one subtree per first decision, spread over processes
-    first = execute(world, []).decisions[0].enabled
-    roots = [[a] for a in first]
-    total = Stats()
-    found: Outcome | None = None
-    pool = multiprocessing.get_context("fork").Pool(jobs, initializer=interrupts.ignore_in_child)
-    results = []
-    try:  # in root order, so the subtrees finished so far count if a signal comes
-        for res in pool.imap(_worker, [(spec, harts, bound, budget, [r]) for r in roots]):
-            results.append(res)
-            total.schedules += res[1]
-            total.seconds = max(total.seconds, res[4])
-    except KeyboardInterrupt as err:  # the workers ignore SIGINT: end them here
-        pool.terminate()
-        pool.join()
-        return sc, world, Outcome("incomplete", None, total, bound,
-                                  interrupted=getattr(err, "signum", signal.SIGINT))
-    pool.close()
-    pool.join()
-    verdicts = []
-    for verdict, _, sched, pre, _ in results:
-        verdicts.append(verdict)
-        if verdict == "violation" and (found is None or pre < found.preemptions):
-            run = execute(world, sched)
-            found = Outcome("violation", run, total, pre)
-    if found is not None:
-        found.stats = total
-        return sc, world, found
-    verdict = "incomplete" if "incomplete" in verdicts else "safe"
-    return sc, world, Outcome(verdict, None, total, bound)
+
+    def make_world() -> World:
+        return World(_scenario(spec), harts=harts, hotplug=spec.get("hotplug", False),
+                     variants=tuple(spec.get("variants", ())))
+
+    return sc, world, explore_parallel(world, make_world, bound, jobs, budget=budget,
+                                       progress=_progress, invariant=sc.invariant)
 
 
 def format_text(sc: Scenario, world: World, out: Outcome, strategy: str) -> str:

@@ -142,32 +142,84 @@ def _prefix_cost(decisions: list[Decision]) -> int:
     return sum(cost(d) for d in decisions)
 
 
+def actor_rank(actor: str) -> tuple[int, int, str]:
+    """The canonical order of actors: the patcher, then store-buffer drains (the default
+    drain first), then harts by number, a hart's plain run before its fetch variants."""
+    if actor == "P":
+        return (0, 0, "")
+    if actor.startswith("W"):
+        return (1, int(actor[1:]) + 1 if actor[1:].isdigit() else 0, actor)
+    if actor.startswith("H"):
+        name, _, variant = actor[1:].partition(":")
+        return (2, int(name) if name.isdigit() else 0, variant)
+    return (3, 0, actor)
+
+
+Key = tuple  # (preemptions, decisions, actor ranks of the schedule)
+
+
+def canonical_key(preemptions: int, schedule: list[str]) -> Key:
+    """Minimal counterexamples are ordered by fewest preemptions, then fewest decisions,
+    then actor order, decision by decision: a total order, so the minimum is unique."""
+    return (preemptions, len(schedule), tuple(actor_rank(a) for a in schedule))
+
+
+def unit_key(pcost: int, prefix: list[str]) -> Key:
+    """A lower bound on the key of every execution below `prefix`: they all cost `pcost`
+    (the default continuation never preempts) and have at least len(prefix) decisions; the
+    prefix's own key follows those at least as long."""
+    return canonical_key(pcost, prefix)
+
+
+def expand(run: Execution, prefix: list[str], bound: int) -> list[tuple[int, list[str]]]:
+    """The work units one execution opens: each other choice at a decision past `prefix`,
+    with its preemption cost, within `bound`."""
+    units = []
+    so_far = _prefix_cost(run.decisions[:len(prefix)])
+    for j in range(len(prefix), len(run.decisions)):
+        d = run.decisions[j]
+        for alt in d.enabled:
+            if alt == d.chosen:
+                continue
+            alt_cost = so_far + cost(Decision(d.enabled, alt, d.current))
+            if alt_cost <= bound:
+                units.append((alt_cost, [x.chosen for x in run.decisions[:j]] + [alt]))
+        so_far += cost(d)
+    return units
+
+
 def explore_exhaustive(world: World, bound: int, budget: float | None = None,
                        progress: Callable[[Stats], None] | None = None,
                        roots: list[list[str]] | None = None,
                        invariant: str | None = None) -> Outcome:
-    """Every schedule with at most `bound` preemptions, fewest preemptions first; the first
-    violation found is a minimal-preemption counterexample. With `invariant`, violations of
-    other invariants end their schedule but the search goes on."""
+    """Every schedule with at most `bound` preemptions, in canonical order (fewest
+    preemptions, then fewest decisions, then actor order); the violation reported is the
+    least in that order, the same whatever order the work is done in (see parallel.py).
+    With `invariant`, violations of other invariants end their schedule but the search goes
+    on."""
     stats = Stats()
     start = time.perf_counter()
-    heap: list[tuple[int, int, int, list[str]]] = []
-    counter = 0
+    heap: list[tuple[Key, int, list[str]]] = []
     for root in roots or [[]]:
-        heapq.heappush(heap, (0, len(root), counter, root))
-        counter += 1
+        heapq.heappush(heap, (unit_key(0, root), 0, root))
     try:
-        return _exhaustive_loop(world, bound, budget, progress, invariant, stats, start, heap,
-                                counter)
+        return _exhaustive_loop(world, bound, budget, progress, invariant, stats, start, heap)
     except KeyboardInterrupt as err:
         return _interrupted(stats, start, bound, err)
 
 
+def counts(run: Execution, invariant: str | None) -> bool:
+    """Whether the execution's violation is one the search looks for."""
+    return run.violation is not None and (invariant is None
+                                          or run.violation.invariant == invariant)
+
+
 def _exhaustive_loop(world: World, bound: int, budget: float | None,
                      progress: Callable[[Stats], None] | None, invariant: str | None,
-                     stats: Stats, start: float, heap: list, counter: int) -> Outcome:
-    while heap:
-        pcost, _, _, prefix = heapq.heappop(heap)
+                     stats: Stats, start: float, heap: list) -> Outcome:
+    best: tuple[Key, Execution, int] | None = None
+    while heap and (best is None or heap[0][0] < best[0]):
+        lower, pcost, prefix = heapq.heappop(heap)
         if budget is not None and time.perf_counter() - start > budget:
             stats.seconds = time.perf_counter() - start
             return Outcome("incomplete", None, stats, bound)
@@ -178,26 +230,20 @@ def _exhaustive_loop(world: World, bound: int, budget: float | None,
         if progress is not None and stats.schedules % 25 == 0:
             stats.seconds = time.perf_counter() - start
             progress(stats)
-        if run.violation is not None and (invariant is None
-                                          or run.violation.invariant == invariant):
-            stats.seconds = time.perf_counter() - start
-            return Outcome("violation", run, stats, _prefix_cost(run.decisions))
+        if counts(run, invariant):
+            key = canonical_key(pcost, run.schedule)
+            if best is None or key < best[0]:
+                best = (key, run, pcost)
+            continue
         if run.violation is not None:
             continue
-        so_far = _prefix_cost(run.decisions[:len(prefix)])
-        for j in range(len(prefix), len(run.decisions)):
-            d = run.decisions[j]
-            for alt in d.enabled:
-                if alt == d.chosen:
-                    continue
-                alt_cost = so_far + cost(Decision(d.enabled, alt, d.current))
-                if alt_cost > bound:
-                    continue
-                new = [x.chosen for x in run.decisions[:j]] + [alt]
-                heapq.heappush(heap, (alt_cost, len(new), counter, new))
-                counter += 1
-            so_far += cost(d)
+        for ucost, unit in expand(run, prefix, bound):
+            ukey = unit_key(ucost, unit)
+            if best is None or ukey < best[0]:
+                heapq.heappush(heap, (ukey, ucost, unit))
     stats.seconds = time.perf_counter() - start
+    if best is not None:
+        return Outcome("violation", best[1], stats, best[2])
     return Outcome("safe", None, stats, bound)
 
 

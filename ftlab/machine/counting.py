@@ -10,12 +10,14 @@ import capstone
 from unicorn import UC_HOOK_BLOCK, Uc
 
 from ftlab.errors import FtlabError
+from ftlab.machine.hart import StopKind
 from ftlab.machine.machine import Machine
 
 
 class BlockCounter:
     """UC_HOOK_BLOCK counter: adds each executed block's instruction count. A run stopped
-    inside a block had the whole block counted; `settle(pc)` takes back what did not run."""
+    inside a block (count= or a fault) had the whole block counted; `settle(pc)` takes back
+    what did not run. A budget stop (Hart.run not exact) is at a block boundary: no settle."""
 
     def __init__(self, cs: capstone.Cs, cache: dict[tuple[int, int], tuple[int, ...]]) -> None:
         self.cs = cs
@@ -54,13 +56,17 @@ def counting(machine: Machine) -> Iterator[list[BlockCounter]]:
     installed = []
     for hart in machine.harts:
         counter = BlockCounter(cs, cache)
+        hart.install_budget()  # first: a budget stop skips the block hooks after it
         handle = hart.uc.hook_add(UC_HOOK_BLOCK, counter.hook)
         hart.uc.ctl_flush_tb()  # blocks translated before the hook would not call it
         inner = hart.run
 
-        def run(count: int, inner=inner, counter=counter, hart=hart):
-            stop = inner(count)
-            counter.settle(hart.pc)
+        def run(count: int, exact: bool = True, inner=inner, counter=counter, hart=hart):
+            stop = inner(count, exact)
+            if exact or stop.kind == StopKind.FAULT:
+                counter.settle(hart.pc)
+            else:  # a budget stop is at a block boundary: the last block ran whole
+                counter.last = ()
             return stop
 
         hart.run = run  # type: ignore[method-assign]

@@ -197,9 +197,11 @@ class Machine:
             task.state = TaskState.RUNNABLE
 
     # --- running -------------------------------------------------------------------------------
-    def run_slice(self, hart: Hart, count: int) -> Outcome:
+    def run_slice(self, hart: Hart, count: int, exact: bool = True) -> Outcome:
         """Run the hart's task for up to `count` instructions, serving machine calls until the
-        task yields, exits, faults or the count runs out. Returns why it stopped."""
+        task yields, exits, faults or the count runs out. Returns why it stopped. A slice that
+        is not `exact` may end a few instructions past `count`, at a block boundary (the same
+        one in every run): the Scheduler's time slices, not single steps."""
         task = hart.task
         assert task is not None
         budget = self.max_insns - task.insns
@@ -207,7 +209,7 @@ class Machine:
             self._fault(hart, f"instruction budget (--max-insns {self.max_insns}) exceeded")
             return Outcome.FAULT
         count = min(count, budget)
-        stop = hart.run(count)
+        stop = hart.run(count, exact)
         try:
             return self._after_run(hart, task, stop, count)
         except FtlabError as err:  # a machine call with a bad guest pointer, say
@@ -217,9 +219,10 @@ class Machine:
             return Outcome.FAULT
 
     def _after_run(self, hart: Hart, task: Task, stop, count: int) -> Outcome:
+        ran = stop.insns if stop.insns is not None else 0
+        task.insns += ran
+        hart.insns += ran
         if stop.kind == StopKind.SLICE:
-            task.insns += count
-            hart.insns += count
             return Outcome.SLICE
         if stop.kind == StopKind.FAULT:
             reason = self._guard_reason(hart, stop.address)
@@ -508,8 +511,11 @@ class Scheduler:
     Same image, same seed: the same instructions run in the same order."""
 
     def __init__(self, machine: Machine, seed: int = 0, slice_range: tuple[int, int] = (
-            5_000, 50_000)) -> None:
+            5_000, 50_000), exact: bool = False) -> None:
         self.machine = machine
+        # exact: slices end at their instruction (count=); otherwise at the first block
+        # boundary past it (the budget hook), equally deterministic and much cheaper
+        self.exact = exact
         self.rng = random.Random(seed)
         self.slice_range = slice_range
         self.runq: deque[Task] = deque()
@@ -537,7 +543,8 @@ class Scheduler:
                 continue
             busy = True
             self._update_need_resched()
-            outcome = m.run_slice(hart, self.rng.randint(*self.slice_range))
+            outcome = m.run_slice(hart, self.rng.randint(*self.slice_range),
+                                   exact=self.exact)
             self.slices += 1
             # as the kernel, never preempt a task inside preempt_disable()
             if outcome == Outcome.YIELD or (outcome == Outcome.SLICE and self.runq
