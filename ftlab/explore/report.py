@@ -6,6 +6,7 @@ import hashlib
 import json
 import re
 import signal
+import textwrap
 from pathlib import Path
 
 from ftlab.errors import FtlabError
@@ -45,8 +46,13 @@ def timeline(world: World, run: Execution) -> str:
             cols[a.hart + 1] = f"{task} {a.text}"
         mark = "*" if (d.current is not None and d.current in d.enabled
                        and d.chosen != d.current) or ":" in d.chosen else " "
-        lines.append(f"{i:>3}{mark}  " + f"{cols[0][:COL]:<{COL}}" + "".join(
-            f"| {c[:COL]:<{COL}}" for c in cols[1:]))
+        # a long step wraps inside its column: the timeline is read, never cut short
+        cells = [textwrap.wrap(c, COL, break_on_hyphens=False) or [""] for c in cols]
+        for k in range(max(len(c) for c in cells)):
+            row = [c[k] if k < len(c) else "" for c in cells]
+            lead = f"{i:>3}{mark}  " if k == 0 else " " * 6
+            lines.append((lead + f"{row[0]:<{COL}}"
+                          + "".join(f"| {c:<{COL}}" for c in row[1:])).rstrip())
     lines.append("(* marks a preemption or a non-default fetch/drain/read choice)")
     return "\n".join(lines)
 
