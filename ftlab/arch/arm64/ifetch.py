@@ -25,7 +25,9 @@ in herd, not a verdict).
 from __future__ import annotations
 
 import itertools
+from functools import partial
 
+from ftlab.explore.memmodel import basic as B
 from ftlab.explore.memmodel import relations as R
 from ftlab.explore.memmodel.candidates import Candidate, LocalOrder
 from ftlab.explore.memmodel.events import ThreadRun
@@ -59,7 +61,7 @@ class AArch64IfetchModel:
         ev = run.events
         n = len(ev)
         full = (1 << n) - 1
-        po = [full & ~((1 << (i + 1)) - 1) for i in range(n)]
+        po = B.program_order(n)
         fetch = _mask(ev, lambda e: e.kind == "R" and "Instr" in e.tags)
         rd = _mask(ev, lambda e: e.kind == "R") & ~fetch
         wr = _mask(ev, lambda e: e.kind == "W")
@@ -67,8 +69,7 @@ class AArch64IfetchModel:
         dc = _mask(ev, lambda e: e.kind == "C" and "DC" in e.tags)
         ic = _mask(ev, lambda e: e.kind == "C" and "IC" in e.tags)
         ic_all = _mask(ev, lambda e: e.kind == "C" and "IC" in e.tags and e.loc < 0)
-        loc = [_mask(ev, lambda f, e=e: f.kind in "RWC" and f.loc == e.loc)
-               if e.kind in "RWC" else 0 for e in ev]
+        loc = B.same_location(ev, "RWC")
         po_loc = [po[i] & loc[i] for i in range(n)]
         lrs = [0] * n
         for i, e in enumerate(ev):
@@ -79,17 +80,12 @@ class AArch64IfetchModel:
                     if (rd >> j) & 1 and ev[j].loc == e.loc:
                         lrs[i] |= 1 << j
 
-        def dep(field: str) -> list[int]:
-            rel = [0] * n
-            for j, e in enumerate(ev):
-                for i in getattr(e, field):
-                    if ev[i].instr != e.instr and (rd >> i) & 1:
-                        rel[i] |= 1 << j
-            return rel
+        def dep(field: str) -> list[int]:  # from explicit reads only, not fetches
+            return R.restrict(B.dependency(ev, field), rd, full)
 
         addr, data, ctrl = dep("addr"), dep("data"), dep("ctrl")
         p_addr, p_data, p_ctrl = dep("pick_addr"), dep("pick_data"), dep("pick_ctrl")
-        tag = lambda t: _mask(ev, lambda e: t in e.tags)  # noqa: E731
+        tag = partial(B.tagged, ev)
         acq, acqpc, rel, noret = tag("A"), tag("Q"), tag("L"), tag("NoRet")
         fences = lambda *ts: [i for i, e in enumerate(ev)  # noqa: E731
                               if e.kind == "F" and all(t in e.tags for t in ts)]

@@ -23,11 +23,14 @@ rmw pair.
 
 from __future__ import annotations
 
+from functools import partial
+
 import capstone
 import unicorn
 from capstone import arm64_const as C
 from unicorn import arm64_const as A
 
+from ftlab.explore.memmodel import basic as B
 from ftlab.explore.memmodel import relations as R
 from ftlab.explore.memmodel.candidates import Candidate, LocalOrder
 from ftlab.explore.memmodel.events import NO_TAINT, Insn, Taint, ThreadRun
@@ -335,12 +338,12 @@ class AArch64Model:
     def local(self, run: ThreadRun) -> LocalOrder:
         ev = run.events
         n = len(ev)
-        po = [((1 << n) - 1) & ~((1 << (i + 1)) - 1) for i in range(n)]
-        rd = sum(1 << i for i, e in enumerate(ev) if e.kind == "R")
-        wr = sum(1 << i for i, e in enumerate(ev) if e.kind == "W")
+        po = B.program_order(n)
+        rd, wr = B.of_kind(ev, "R"), B.of_kind(ev, "W")
         mem = rd | wr
-        loc = [sum(1 << j for j, f in enumerate(ev) if f.kind in "RW" and f.loc == e.loc)
-               if e.kind in "RW" else 0 for e in ev]
+        dep = partial(B.dependency, ev)
+        tag = partial(B.tagged, ev)
+        loc = B.same_location(ev)
         po_loc = [po[i] & loc[i] for i in range(n)]
         lrs = [0] * n  # W -> po-later R of the same location with no write in between
         for i, e in enumerate(ev):
@@ -351,17 +354,8 @@ class AArch64Model:
                     if ev[j].kind == "R" and ev[j].loc == e.loc:
                         lrs[i] |= 1 << j
 
-        def dep(field: str) -> list[int]:
-            rel = [0] * n
-            for j, e in enumerate(ev):
-                for i in getattr(e, field):
-                    if ev[i].instr != e.instr:
-                        rel[i] |= 1 << j
-            return rel
-
         addr, data, ctrl = dep("addr"), dep("data"), dep("ctrl")
         p_addr, p_data, p_ctrl = dep("pick_addr"), dep("pick_data"), dep("pick_ctrl")
-        tag = lambda t: sum(1 << i for i, e in enumerate(ev) if t in e.tags)  # noqa: E731
         fence = lambda k: [i for i, e in enumerate(ev) if e.kind == "F" and k in e.tags]  # noqa: E731
         acq, acqpc, rel, noret = tag("A"), tag("Q"), tag("L"), tag("NoRet")
         rmw = R.from_pairs(n, run.rmw)

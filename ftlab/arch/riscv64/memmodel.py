@@ -21,10 +21,13 @@ the .aq/.rl annotation, and rd depends on rs2 as through herd's single event. Ap
 
 from __future__ import annotations
 
+from functools import partial
+
 import capstone
 import unicorn
 from unicorn import riscv_const as U
 
+from ftlab.explore.memmodel import basic as B
 from ftlab.explore.memmodel import relations as R
 from ftlab.explore.memmodel.candidates import Candidate, LocalOrder, atomic_ok, coherence_ok
 from ftlab.explore.memmodel.events import NO_TAINT, Insn, Taint, ThreadRun
@@ -164,22 +167,13 @@ class RvwmoModel:
     def local(self, run: ThreadRun) -> LocalOrder:
         ev = run.events
         n = len(ev)
-        po = [((1 << n) - 1) & ~((1 << (i + 1)) - 1) for i in range(n)]
-        rd = sum(1 << i for i, e in enumerate(ev) if e.kind == "R")
-        wr = sum(1 << i for i, e in enumerate(ev) if e.kind == "W")
+        po = B.program_order(n)
+        rd, wr = B.of_kind(ev, "R"), B.of_kind(ev, "W")
         mem = rd | wr
-        tag = lambda t: sum(1 << i for i, e in enumerate(ev) if t in e.tags)  # noqa: E731
-        loc = [sum(1 << j for j, f in enumerate(ev) if f.kind in "RW" and f.loc == e.loc)
-               if e.kind in "RW" else 0 for e in ev]
+        dep = partial(B.dependency, ev)
+        tag = partial(B.tagged, ev)
+        loc = B.same_location(ev)
         po_loc = [po[i] & loc[i] for i in range(n)]
-
-        def dep(field: str) -> list[int]:
-            rel = [0] * n
-            for j, e in enumerate(ev):
-                for i in getattr(e, field):
-                    if ev[i].instr != e.instr:
-                        rel[i] |= 1 << j
-            return rel
 
         addr, data, ctrl = dep("addr"), dep("data"), dep("ctrl")
         aq, rl = tag("AQ"), tag("RL")

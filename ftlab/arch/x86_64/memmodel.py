@@ -20,6 +20,7 @@ import unicorn
 from capstone import x86_const as C
 from unicorn import x86_const as U
 
+from ftlab.explore.memmodel import basic as B
 from ftlab.explore.memmodel import relations as R
 from ftlab.explore.memmodel.candidates import Candidate, LocalOrder, atomic_ok, coherence_ok
 from ftlab.explore.memmodel.events import Insn, ThreadRun
@@ -136,9 +137,8 @@ class TsoModel:
     def local(self, run: ThreadRun) -> LocalOrder:
         ev = run.events
         n = len(ev)
-        po = [((1 << n) - 1) & ~((1 << (i + 1)) - 1) for i in range(n)]
-        rd = sum(1 << i for i, e in enumerate(ev) if e.kind == "R")
-        wr = sum(1 << i for i, e in enumerate(ev) if e.kind == "W")
+        po = B.program_order(n)
+        rd, wr = B.of_kind(ev, "R"), B.of_kind(ev, "W")
         mem = rd | wr
         ppo = [0] * n
         for i in R.bits(mem):
@@ -147,7 +147,7 @@ class TsoModel:
             if e.kind == "F" and "MFENCE" in e.tags:
                 for i in R.bits(((1 << f) - 1) & mem):
                     ppo[i] |= po[f] & mem
-        locked = sum(1 << i for i, e in enumerate(ev) if "X" in e.tags)
+        locked = B.tagged(ev, "X")
         # implied: [W]; po; [X] | [X]; po; [R]  (locked instructions act as fences)
         return LocalOrder(R.union(ppo, R.restrict(po, wr, locked), R.restrict(po, locked, rd)))
 
