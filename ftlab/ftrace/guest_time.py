@@ -14,10 +14,10 @@ runs while someone reads it) and go on from there when attached again.
 from __future__ import annotations
 
 import capstone
-from unicorn import UC_HOOK_BLOCK, UC_HOOK_CODE
+from unicorn import UC_HOOK_CODE
 
-from ftlab.machine.counting import BlockCounter
-from ftlab.machine.hart import Hart, StopKind
+from ftlab.machine.counting import BlockCounter, attach_counter, detach_counter
+from ftlab.machine.hart import Hart
 from ftlab.machine.machine import Machine
 
 NS_PER_INSN = 1  # the nominal frequency: 1 GHz
@@ -56,30 +56,14 @@ class GuestTime:
             ahead = len(counter.last) - counter.last.index(addr) if addr in counter.last else 0
             mem.set_u64(slot, (counter.total - ahead) * NS_PER_INSN)
 
-        hart.install_budget()  # first: a budget stop skips the block hooks after it
-        block = hart.uc.hook_add(UC_HOOK_BLOCK, counter.hook)
         code = hart.uc.hook_add(UC_HOOK_CODE, on_read, begin=self.reader, end=self.reader)
-        hart.uc.ctl_flush_tb()  # blocks translated before the hooks would not call them
+        block = attach_counter(hart, counter)  # flushes: old blocks would miss both hooks
         self.hooks.append((hart, (block, code)))
-        inner = hart.run
-
-        def run(count: int, exact: bool = True):
-            stop = inner(count, exact)
-            if exact or stop.kind == StopKind.FAULT:
-                counter.settle(hart.pc)  # a slice stopped inside a block ran only part of it
-            else:  # a budget stop is at a block boundary: the last block ran whole
-                counter.last = ()
-            return stop
-
-        hart.run = run  # type: ignore[method-assign]
 
     def _detach(self) -> None:
-        for hart, handles in self.hooks:
-            for handle in handles:
-                hart.uc.hook_del(handle)
-            hart.uc.ctl_flush_tb()
-            if "run" in vars(hart):
-                del hart.run
+        for hart, (block, code) in self.hooks:
+            hart.uc.hook_del(code)
+            detach_counter(hart, block)
         self.hooks = []
 
     def now(self, cpu: int) -> int:

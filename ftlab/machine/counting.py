@@ -10,7 +10,7 @@ import capstone
 from unicorn import UC_HOOK_BLOCK, Uc
 
 from ftlab.errors import FtlabError
-from ftlab.machine.hart import StopKind
+from ftlab.machine.hart import Hart, Stop, StopKind
 from ftlab.machine.machine import Machine
 
 
@@ -45,6 +45,34 @@ class BlockCounter:
         self.last = ()
 
 
+def attach_counter(hart: Hart, counter: BlockCounter) -> int:
+    """Count what `hart` runs into `counter` until `detach_counter`: the block hook goes after
+    the budget hook (a budget stop skips the hooks after it), and `hart.run` is wrapped so a
+    run stopped inside a block takes back what did not run. Returns the hook's handle."""
+    hart.install_budget()
+    handle = hart.uc.hook_add(UC_HOOK_BLOCK, counter.hook)
+    hart.uc.ctl_flush_tb()  # blocks translated before the hook would not call it
+    inner = hart.run
+
+    def run(count: int, exact: bool = True) -> Stop:
+        stop = inner(count, exact)
+        if exact or stop.kind == StopKind.FAULT:
+            counter.settle(hart.pc)
+        else:  # a budget stop is at a block boundary: the last block ran whole
+            counter.last = ()
+        return stop
+
+    hart.run = run  # type: ignore[method-assign]
+    return handle
+
+
+def detach_counter(hart: Hart, handle: int) -> None:
+    hart.uc.hook_del(handle)
+    hart.uc.ctl_flush_tb()
+    if "run" in vars(hart):
+        del hart.run
+
+
 @contextmanager
 def counting(machine: Machine) -> Iterator[list[BlockCounter]]:
     """Count every instruction the machine's harts run inside the block; the hooks are gone
@@ -52,30 +80,10 @@ def counting(machine: Machine) -> Iterator[list[BlockCounter]]:
     arch = machine.arch
     cs = capstone.Cs(arch.cs_arch, arch.cs_mode)
     cache: dict[tuple[int, int], tuple[int, ...]] = {}
-    counters: list[BlockCounter] = []
-    installed = []
-    for hart in machine.harts:
-        counter = BlockCounter(cs, cache)
-        hart.install_budget()  # first: a budget stop skips the block hooks after it
-        handle = hart.uc.hook_add(UC_HOOK_BLOCK, counter.hook)
-        hart.uc.ctl_flush_tb()  # blocks translated before the hook would not call it
-        inner = hart.run
-
-        def run(count: int, exact: bool = True, inner=inner, counter=counter, hart=hart):
-            stop = inner(count, exact)
-            if exact or stop.kind == StopKind.FAULT:
-                counter.settle(hart.pc)
-            else:  # a budget stop is at a block boundary: the last block ran whole
-                counter.last = ()
-            return stop
-
-        hart.run = run  # type: ignore[method-assign]
-        counters.append(counter)
-        installed.append((hart, handle))
+    counters = [BlockCounter(cs, cache) for _ in machine.harts]
+    handles = [attach_counter(h, c) for h, c in zip(machine.harts, counters, strict=True)]
     try:
         yield counters
     finally:
-        for hart, handle in installed:
-            hart.uc.hook_del(handle)
-            hart.uc.ctl_flush_tb()
-            del hart.run
+        for hart, handle in zip(machine.harts, handles, strict=True):
+            detach_counter(hart, handle)
